@@ -1,0 +1,129 @@
+"""``regbench`` (and ``python -m benchmark``): run, plan, report, list."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+EXIT_BAD_INPUT = 2
+
+
+class UserError(Exception):
+    """Bad input: printed as one line, exit code 2."""
+
+
+def _load(path: str):
+    from .suite import SuiteError, load_suite
+
+    try:
+        return load_suite(path)
+    except SuiteError as exc:
+        raise UserError(str(exc)) from None
+
+
+def cmd_plan(args) -> int:
+    import pandas as pd
+
+    from .suite import expand
+
+    suite = _load(args.suite)
+    rows = [{"run_id": s.run_id, "regularizer": s.label, "loss": s.loss, "setting": s.setting, "lr": s.lr,
+             "beta1": s.beta1, "beta2": s.beta2, "n_dis": s.n_dis, "seed": s.seed, "steps": s.steps}
+            for s in expand(suite)]
+    print(pd.DataFrame(rows).to_string(index=False))
+    print(f"\n{len(rows)} runs in suite {suite.name!r} ({suite.dataset}, {suite.image_size}px, "
+          f"{suite.architecture} width {suite.width})")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .data import DatasetUnavailable
+    from .launch import run_suite
+
+    suite = _load(args.suite)
+    if args.data_root:
+        suite = dataclasses.replace(suite, data_root=args.data_root)
+    start = time.perf_counter()
+    try:
+        summary = run_suite(suite, results_root=Path(args.results), workers=args.workers,
+                            progress=not args.quiet)
+    except DatasetUnavailable as exc:
+        raise UserError(str(exc)) from None
+    print(summary.line())
+    print(f"total wall time: {time.perf_counter() - start:.1f} s")
+    return 1 if summary.counts["failed"] else 0
+
+
+def cmd_report(args) -> int:
+    from .report import NoResults, write_report
+
+    try:
+        out = write_report(Path(args.results_dir), out_dir=Path(args.out) if args.out else None)
+    except NoResults as exc:
+        raise UserError(str(exc)) from None
+    print(f"report written: {out}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from .data import DATASETS
+    from .losses import LOSSES
+    from .models import ARCHITECTURES
+    from .paper import settings
+    from .regularizers import PLUGIN_PROBLEMS, REGULARIZERS
+
+    print("regularizers:")
+    for name in REGULARIZERS.names():
+        cls = REGULARIZERS.get(name)
+        params = ", ".join(f"{k}={v}" for k, v in cls.defaults.items()) or "-"
+        hooks = ", ".join(h for h in cls.HOOKS if cls.uses(h)) or "-"
+        loss = f"; loss {cls.loss}" if cls.loss else ""
+        print(f"  {name:<16} params: {params}; hooks: {hooks}{loss} [{REGULARIZERS.origin(name)}]")
+    for problem in PLUGIN_PROBLEMS:
+        print(f"  ! {problem}")
+    print("losses:        " + ", ".join(LOSSES.names()))
+    print("architectures: " + ", ".join(ARCHITECTURES.names()))
+    print("datasets:      " + ", ".join(DATASETS.names()))
+    print("settings (Miyato et al. 2018, Table 1):")
+    for name, s in settings().items():
+        print(f"  {name}: lr {s['lr']:g}, beta1 {s['beta1']}, beta2 {s['beta2']}, n_dis {s['n_dis']}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="regbench", description="Compare GAN discriminator regularizers.")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run every run of a suite that has no result yet")
+    run.add_argument("suite")
+    run.add_argument("--results", default="results", help="results root (default: results/)")
+    run.add_argument("--launcher", choices=["local"], default="local")
+    run.add_argument("--workers", type=int, default=1, help="parallel worker processes (local launcher)")
+    run.add_argument("--data-root", help="folder holding the dataset's files (overrides the suite's data_root)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(fn=cmd_run)
+    plan = sub.add_parser("plan", help="print the expanded runs of a suite; runs nothing")
+    plan.add_argument("suite")
+    plan.set_defaults(fn=cmd_plan)
+    rep = sub.add_parser("report", help="tables, figures and report.md from a results folder")
+    rep.add_argument("results_dir")
+    rep.add_argument("--out", help="output folder (default: reports/<suite>)")
+    rep.set_defaults(fn=cmd_report)
+    sub.add_parser("list", help="what is registered").set_defaults(fn=cmd_list)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "workers", 1) < 1:
+        print("regbench: error: --workers must be >= 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        return args.fn(args)
+    except UserError as exc:
+        print(f"regbench: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("regbench: interrupted; finished results are kept", file=sys.stderr)
+        return 130

@@ -1,0 +1,127 @@
+"""Datasets, as uint8 image tensors (N, C, H, W) resized to the suite's size.
+
+Every dataset is held in memory as uint8 and batches are drawn by index: for
+the small images this benchmark uses, that is faster than a DataLoader and
+makes the sample stream a pure function of the run's seed.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .registry import Registry
+
+DATASETS = Registry("dataset")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+class DatasetUnavailable(RuntimeError):
+    """The dataset's files are missing and could not be fetched; the message says how to provide them."""
+
+
+def resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    out = F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return out.round().clamp(0, 255).to(torch.uint8)
+
+
+def load_images(name: str, *, split: str, size: int, root: str | None = None, download: bool = True) -> torch.Tensor:
+    return resize(DATASETS.get(name)(split=split, root=root, download=download), size)
+
+
+def to_unit_range(batch: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1], the range of the generator's tanh."""
+    return batch.float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(batch: torch.Tensor) -> torch.Tensor:
+    return ((batch.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+# -- digits: scikit-learn's bundled 8x8 digits, the offline default ------------------------------
+DIGITS_TEST_FRACTION = 0.2
+
+
+def digits_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images uint8 (N,1,8,8), labels) of a fixed, seeded train/test split."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = torch.from_numpy(np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)).unsqueeze(1)
+    labels = torch.from_numpy(bunch.target.astype(np.int64))
+    order = torch.from_numpy(np.random.RandomState(0).permutation(len(images)))
+    n_test = int(len(images) * DIGITS_TEST_FRACTION)
+    splits = {"test": order[:n_test], "train": order[n_test:], "all": order}
+    if split not in splits:
+        raise ValueError(f"digits has splits {', '.join(splits)}, not {split!r}")
+    idx = splits[split]
+    return images[idx], labels[idx]
+
+
+@DATASETS.register("digits")
+def digits(*, split: str, root: str | None, download: bool) -> torch.Tensor:
+    return digits_split(split)[0]
+
+
+# -- torchvision datasets -------------------------------------------------------------------------
+def _torchvision(name: str, make, *, root: str | None, download: bool, hint: str):
+    root = str(Path(root or "data").expanduser())
+    try:
+        return make(root, False)
+    except (RuntimeError, OSError):  # torchvision: "Dataset not found or corrupted"
+        pass
+    if download:
+        try:
+            return make(root, True)
+        except Exception as exc:  # offline: URLError, socket errors, ...
+            reason = f"download failed ({type(exc).__name__}: {str(exc)[:120]})"
+    else:
+        reason = "download disabled"
+    raise DatasetUnavailable(
+        f"{name} is not under {root!r} and {reason}; put {hint} there and pass --data-root DIR "
+        f"(or set data_root in the suite), or run once while online"
+    )
+
+
+@DATASETS.register("cifar10")
+def cifar10(*, split: str, root: str | None, download: bool) -> torch.Tensor:
+    from torchvision.datasets import CIFAR10
+
+    if split not in ("train", "test"):
+        raise ValueError(f"cifar10 has splits train, test, not {split!r}")
+    ds = _torchvision("cifar10", lambda r, d: CIFAR10(r, train=split == "train", download=d),
+                      root=root, download=download, hint="cifar-10-batches-py/")
+    return torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
+
+
+@DATASETS.register("stl10")
+def stl10(*, split: str, root: str | None, download: bool) -> torch.Tensor:
+    from torchvision.datasets import STL10
+
+    splits = ("unlabeled", "train", "test", "train+unlabeled")
+    if split not in splits:
+        raise ValueError(f"stl10 has splits {', '.join(splits)}, not {split!r}")
+    ds = _torchvision("stl10", lambda r, d: STL10(r, split=split, download=d),
+                      root=root, download=download, hint="stl10_binary/")
+    return torch.from_numpy(ds.data)  # already (N, 3, 96, 96)
+
+
+@DATASETS.register("folder")
+def folder(*, split: str, root: str | None, download: bool) -> torch.Tensor:
+    """Every PNG/JPEG directly in ``root`` (RGB), as one split."""
+    from PIL import Image
+
+    if root is None or not Path(root).is_dir():
+        raise DatasetUnavailable(f"dataset 'folder' needs data_root (or --data-root) to name a folder of images, "
+                                 f"got {root!r}")
+    paths = sorted(p for p in Path(root).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise DatasetUnavailable(f"no .png/.jpg images in {root!r}")
+    arrays = [np.asarray(Image.open(p).convert("RGB")) for p in paths]
+    if len({a.shape for a in arrays}) > 1:
+        raise DatasetUnavailable(f"images in {root!r} have different sizes; resize them to one size first")
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()

@@ -1,0 +1,127 @@
+"""Dispatching a suite's runs: skip finished ones, run the rest, write each result as it arrives."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from .data import load_images
+from .metrics import Scorer
+from .run import execute
+from .store import finished_ids, write_result, write_samples
+from .suite import RunSpec, Suite, expand
+from .train import resolve_device
+
+
+@dataclass
+class SweepSummary:
+    results_dir: Path
+    skipped: int = 0
+    counts: dict = field(default_factory=lambda: {"ok": 0, "diverged": 0, "failed": 0})
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        c = self.counts
+        return (f"{sum(c.values())} runs done ({c['ok']} ok, {c['diverged']} diverged, {c['failed']} failed), "
+                f"{self.skipped} already finished, in {self.seconds:.0f} s; results in {self.results_dir}")
+
+
+class Resources:
+    """Training images and scorers, loaded once per sweep and shared by its runs.
+
+    Loading happens before the first run, so a missing dataset or feature
+    extractor stops the sweep at once instead of failing every run.
+    """
+
+    def __init__(self):
+        self._images: dict = {}
+        self._scorers: dict = {}
+
+    def images(self, spec: RunSpec) -> torch.Tensor:
+        key = (spec.dataset, spec.split, spec.image_size, spec.data_root)
+        if key not in self._images:
+            self._images[key] = load_images(spec.dataset, split=spec.split, size=spec.image_size,
+                                            root=spec.data_root)
+        return self._images[key]
+
+    def scorer(self, spec: RunSpec) -> Scorer:
+        key = (spec.dataset, spec.image_size, spec.evaluation, spec.data_root, resolve_device(spec.device))
+        if key not in self._scorers:
+            scorer = Scorer(dataset=spec.dataset, image_size=spec.image_size, evaluation=spec.evaluation,
+                            data_root=spec.data_root, device=key[-1])
+            scorer.reference  # computed (or read from cache) now, not inside the first run
+            self._scorers[key] = scorer
+        return self._scorers[key]
+
+    def prepare(self, specs: list[RunSpec]) -> None:
+        for spec in specs:
+            self.images(spec)
+            self.scorer(spec)
+
+
+def pending(specs: list[RunSpec], results_dir: Path) -> list[RunSpec]:
+    done = finished_ids(results_dir)
+    return [s for s in specs if s.run_id not in done]
+
+
+_WORKER_RESOURCES: Resources | None = None
+
+
+def _init_worker(threads: int) -> None:
+    global _WORKER_RESOURCES
+    # small convs do not scale across threads: one thread per worker process uses the cores better
+    torch.set_num_threads(threads)
+    _WORKER_RESOURCES = Resources()
+
+
+def _execute_in_worker(spec: RunSpec):
+    record, samples = execute(spec, real=_WORKER_RESOURCES.images(spec), scorer=_WORKER_RESOURCES.scorer(spec),
+                              progress=False)
+    return record, None if samples is None else samples.numpy()
+
+
+def _results_in_process(todo: list[RunSpec], resources: Resources, progress: bool):
+    for spec in todo:
+        record, samples = execute(spec, real=resources.images(spec), scorer=resources.scorer(spec),
+                                  progress=progress)
+        yield record, None if samples is None else samples.numpy()
+
+
+def _results_in_workers(todo: list[RunSpec], workers: int):
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    ctx = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
+        futures = [pool.submit(_execute_in_worker, spec) for spec in todo]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def run_suite(suite: Suite, *, results_root: Path = Path("results"), workers: int = 1, progress: bool = True,
+              resources: Resources | None = None) -> SweepSummary:
+    results_dir = Path(results_root) / suite.name
+    specs = expand(suite)
+    todo = pending(specs, results_dir)
+    summary = SweepSummary(results_dir=results_dir, skipped=len(specs) - len(todo))
+    start = time.perf_counter()
+    resources = resources or Resources()
+    resources.prepare(todo)  # fail fast, and fill the on-disk caches the workers then read
+    results = (_results_in_workers(todo, workers) if workers > 1 and len(todo) > 1
+               else _results_in_process(todo, resources, progress))
+    bar = tqdm(total=len(todo), desc=f"sweep {suite.name}", unit="run", disable=not progress, file=sys.stderr)
+    for record, samples in results:
+        if samples is not None:  # samples first: a result file promises its samples exist
+            write_samples(results_dir, record["run_id"], samples)
+        write_result(results_dir, record)
+        summary.counts[record["status"]] += 1
+        bar.set_postfix({k: v for k, v in summary.counts.items() if v}, refresh=False)
+        bar.update(1)
+    bar.close()
+    summary.seconds = time.perf_counter() - start
+    return summary

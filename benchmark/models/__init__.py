@@ -1,0 +1,21 @@
+"""Architectures: each registered factory builds a (generator, discriminator) pair.
+
+A factory receives the regularizer's build-time hooks as two callables
+(``wrap_layer``, ``normalization``) and never the regularizer itself, so the
+models know nothing of regularization.
+"""
+from importlib import import_module
+
+from ..registry import Registry
+
+ARCHITECTURES = Registry("architecture")
+
+for _name in ("standard_cnn",):
+    import_module(f"{__name__}.{_name}")
+
+
+def create_models(name: str, **kwargs):
+    return ARCHITECTURES.get(name)(**kwargs)
+
+
+__all__ = ["ARCHITECTURES", "create_models"]

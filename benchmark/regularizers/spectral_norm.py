@@ -1,0 +1,51 @@
+"""Spectral normalization (Miyato et al. 2018): W / sigma(W), sigma by power iteration.
+
+Our own power iteration rather than torch's parametrization, so the protocol is
+the paper's: u (and v) persist across updates, ``power_iterations`` per forward
+in training mode (1 in the paper), a conv weight is read as (out, in*kh*kw),
+and in eval mode the stored vectors are used unchanged. Unlike torch's
+``spectral_norm`` we do not run 15 power iterations at construction: the
+paper's code starts from a random u, and so do we.
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import parametrize
+
+from . import register_regularizer
+from .base import Regularizer
+
+
+class SpectralNormalized(nn.Module):
+    """A parametrization: weight -> weight / sigma_max(weight)."""
+
+    def __init__(self, weight: torch.Tensor, *, power_iterations: int, eps: float):
+        super().__init__()
+        self.power_iterations = power_iterations
+        self.eps = eps
+        rows, cols = weight.shape[0], weight[0].numel()
+        self.register_buffer("_u", F.normalize(weight.new_empty(rows).normal_(), dim=0, eps=eps))
+        self.register_buffer("_v", F.normalize(weight.new_empty(cols).normal_(), dim=0, eps=eps))
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        mat = weight.flatten(1)
+        if self.training:
+            with torch.no_grad():
+                for _ in range(self.power_iterations):
+                    # in place, so the vectors persist across updates (and in state_dict)
+                    self._v.copy_(F.normalize(mat.t() @ self._u, dim=0, eps=self.eps))
+                    self._u.copy_(F.normalize(mat @ self._v, dim=0, eps=self.eps))
+        # clones: autograd must not see the in-place updates of the next forward
+        u, v = self._u.clone(), self._v.clone()
+        sigma = torch.dot(u, mat @ v)
+        return weight / sigma
+
+
+@register_regularizer("spectral_norm")
+class SpectralNorm(Regularizer):
+    defaults = {"power_iterations": 1, "eps": 1e-12}
+
+    def wrap_layer(self, layer: nn.Module) -> nn.Module:
+        sn = SpectralNormalized(layer.weight.detach(), power_iterations=self.power_iterations, eps=self.eps)
+        parametrize.register_parametrization(layer, "weight", sn)
+        return layer

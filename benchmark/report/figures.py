@@ -1,0 +1,97 @@
+"""The report's figures, after the paper's: IS/FID per setting (Figs. 1-2), time per 100 updates (Fig. 10),
+and sample grids. One colour per regularizer in every figure."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: reports are written, not shown
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .tables import pivot  # noqa: E402
+
+
+def colours(regularizers: list[str]) -> dict[str, tuple]:
+    cmap = plt.get_cmap("tab10")
+    return {r: cmap(i % 10) for i, r in enumerate(regularizers)}
+
+
+def _status_marks(ax, df: pd.DataFrame, regs: list[str], settings: list[str], width: float) -> None:
+    """Label the empty bars: a run that diverged or failed must not look like a missing one."""
+    for j, reg in enumerate(regs):
+        for i, setting in enumerate(settings):
+            runs = df[(df["regularizer"] == reg) & (df["setting"] == setting)]
+            if len(runs) and not (runs["status"] == "ok").any():
+                x = i + (j - (len(regs) - 1) / 2) * width
+                ax.text(x, 0, runs["status"].iloc[0], rotation=90, ha="center", va="bottom", fontsize=7,
+                        color="0.3")
+
+
+def grouped_bars(df: pd.DataFrame, value: str, *, ylabel: str, title: str, path: Path) -> Path:
+    table = pivot(df, value)
+    regs, settings = [str(r) for r in table.index], list(table.columns)
+    width = 0.8 / max(1, len(regs))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.4 * len(settings) + 4), 4))
+    cols = colours(regs)
+    for j, reg in enumerate(regs):
+        xs = np.arange(len(settings)) + (j - (len(regs) - 1) / 2) * width
+        ax.bar(xs, table.loc[reg].to_numpy(dtype=float), width, label=reg, color=cols[reg])
+    _status_marks(ax, df, regs, settings, width)
+    ax.set_xticks(np.arange(len(settings)))
+    ax.set_xticklabels(_setting_labels(df, settings))
+    ax.set_xlabel("setting (lr, beta1, beta2, n_dis)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _setting_labels(df: pd.DataFrame, settings: list[str]) -> list[str]:
+    labels = []
+    for s in settings:
+        row = df[df["setting"] == s].iloc[0]
+        labels.append(f"{s}\n({row['lr']:g}, {row['beta1']:g}, {row['beta2']:g}, {int(row['n_dis'])})")
+    return labels
+
+
+def sample_grid(images: dict[tuple[str, str], np.ndarray | None], *, regs: list[str], settings: list[str],
+                path: Path, per_side: int = 8) -> Path:
+    """Rows: regularizers; columns: settings; each cell a per_side x per_side grid of samples."""
+    fig, axes = plt.subplots(len(regs), len(settings), figsize=(1.9 * len(settings) + 1.4, 1.9 * len(regs)),
+                             squeeze=False)
+    for i, reg in enumerate(regs):
+        for j, setting in enumerate(settings):
+            ax = axes[i][j]
+            ax.set_xticks([]), ax.set_yticks([])
+            imgs = images.get((reg, setting))
+            if imgs is None:
+                ax.text(0.5, 0.5, "no samples", ha="center", va="center", fontsize=8, transform=ax.transAxes)
+            else:
+                ax.imshow(_tile(imgs[: per_side * per_side], per_side), cmap="gray", vmin=0, vmax=255,
+                          interpolation="nearest")
+            if i == 0:
+                ax.set_title(f"setting {setting}", fontsize=9)
+            if j == 0:
+                ax.set_ylabel(reg, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _tile(images: np.ndarray, per_side: int) -> np.ndarray:
+    """(N, C, H, W) uint8 -> one (rows*H, cols*W[, 3]) image with 1-px gaps."""
+    n, c, h, w = images.shape
+    rows = int(np.ceil(n / per_side))
+    canvas = np.full((rows * (h + 1) - 1, per_side * (w + 1) - 1, c), 128, dtype=np.uint8)
+    for k in range(n):
+        r, q = divmod(k, per_side)
+        canvas[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = images[k].transpose(1, 2, 0)
+    return canvas[..., 0] if c == 1 else canvas

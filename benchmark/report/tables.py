@@ -1,0 +1,67 @@
+"""Result files -> pandas tables."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+COLUMNS = ["regularizer", "setting", "lr", "beta1", "beta2", "n_dis", "seed", "status", "inception_score_mean",
+           "inception_score_std", "fid", "kid_mean", "sec_per_100_updates", "steps_done", "steps", "run_id"]
+
+
+def runs_frame(results: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(results)
+    for col in COLUMNS:
+        if col not in df:
+            df[col] = np.nan
+    order = list(dict.fromkeys(df["regularizer"]))  # first appearance: the suite's order
+    df["regularizer"] = pd.Categorical(df["regularizer"], categories=order, ordered=True)
+    return df.sort_values(["regularizer", "setting", "seed"]).reset_index(drop=True)
+
+
+def _fmt(value, digits: int = 2) -> str:
+    return "-" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+
+
+def runs_table(df: pd.DataFrame, extractor: str) -> pd.DataFrame:
+    return pd.DataFrame({
+        "regularizer": df["regularizer"].astype(str), "setting": df["setting"], "lr": df["lr"].map("{:g}".format),
+        "beta1": df["beta1"], "beta2": df["beta2"], "n_dis": df["n_dis"], "seed": df["seed"],
+        f"IS ({extractor})": [f"{_fmt(m)} ± {_fmt(s)}" if pd.notna(m) else "-"
+                              for m, s in zip(df["inception_score_mean"], df["inception_score_std"])],
+        f"FID ({extractor})": df["fid"].map(_fmt),
+        "s / 100 updates": df["sec_per_100_updates"].map(_fmt),
+        "status": df["status"],
+    })
+
+
+def best_table(df: pd.DataFrame, extractor: str) -> pd.DataFrame:
+    """Per regularizer: its best IS and best FID over settings (as the paper's Table 2), from ok runs."""
+    rows = []
+    for reg, runs in df.groupby("regularizer", observed=True, sort=True):
+        ok = runs[runs["status"] == "ok"].dropna(subset=["inception_score_mean", "fid"])
+        row = {"regularizer": str(reg), "runs": len(runs), "ok": len(ok)}
+        if ok.empty:
+            row.update({f"best IS ({extractor})": "-", "IS setting": "-", f"best FID ({extractor})": "-",
+                        "FID setting": "-"})
+        else:
+            bi, bf = ok.loc[ok["inception_score_mean"].idxmax()], ok.loc[ok["fid"].idxmin()]
+            row.update({f"best IS ({extractor})": f"{bi['inception_score_mean']:.2f} ± "
+                                                  f"{bi['inception_score_std']:.2f}",
+                        "IS setting": bi["setting"], f"best FID ({extractor})": f"{bf['fid']:.2f}",
+                        "FID setting": bf["setting"]})
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    fid_col = f"best FID ({extractor})"
+    numeric = pd.to_numeric(out[fid_col], errors="coerce")
+    out.insert(1, "FID rank", numeric.rank(method="min").map(lambda r: "-" if pd.isna(r) else str(int(r))))
+    return out
+
+
+def pivot(df: pd.DataFrame, value: str) -> pd.DataFrame:
+    """regularizer x setting, mean over seeds; NaN where no ok run."""
+    ok = df[df["status"] == "ok"]
+    table = ok.pivot_table(index="regularizer", columns="setting", values=value, aggfunc="mean", observed=False)
+    settings = sorted(df["setting"].unique())
+    table = table.reindex(index=df["regularizer"].cat.categories, columns=settings)
+    table.index.name = "regularizer"
+    return table

@@ -1,0 +1,74 @@
+"""One run, spec to result: load data, train, score, assemble the result record."""
+from __future__ import annotations
+
+import math
+import platform
+import socket
+import time
+import traceback
+
+import torch
+import torch_fidelity
+
+from .data import to_uint8
+from .metrics import Scorer
+from .suite import RunSpec
+from .train import generate, resolve_device, train
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def environment(device: torch.device) -> dict:
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "torch_fidelity": torch_fidelity.__version__, "platform": platform.platform(),
+            "host": socket.gethostname(), "device": str(device),
+            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
+            or platform.machine(), "threads": torch.get_num_threads()}
+
+
+def base_record(spec: RunSpec) -> dict:
+    return {"suite": spec.suite, "run_id": spec.run_id, "config_hash": spec.config_hash,
+            "regularizer": spec.label, "regularizer_name": spec.regularizer, "params": dict(spec.params),
+            "loss": spec.loss, "setting": spec.setting, "lr": spec.lr, "beta1": spec.beta1, "beta2": spec.beta2,
+            "n_dis": spec.n_dis, "seed": spec.seed, "steps": spec.steps, "batch_size": spec.batch_size,
+            "dataset": spec.dataset, "image_size": spec.image_size, "architecture": spec.architecture,
+            "width": spec.width, "status": "failed", "error": None, "steps_done": 0,
+            "inception_score_mean": None, "inception_score_std": None, "fid": None, "kid_mean": None,
+            "kid_std": None, "feature_extractor": None, "sec_per_100_updates": None}
+
+
+def execute(spec: RunSpec, *, real: torch.Tensor, scorer: Scorer,
+            progress: bool = True) -> tuple[dict, torch.Tensor | None]:
+    """Run one spec on ``real`` (uint8 training images); a problem inside the run becomes status ``failed``.
+
+    Returns the result record and a uint8 grid of samples (or None).
+    """
+    record = base_record(spec)
+    device = resolve_device(spec.device)
+    record["environment"] = environment(device)
+    started = time.time()
+    samples = None
+    try:
+        record["feature_extractor"] = scorer.extractor_name
+        record["protocol"] = scorer.protocol()
+        outcome = train(spec, real, progress=progress)
+        record.update(status=outcome.status, error=outcome.error, steps_done=outcome.steps_done,
+                      sec_per_100_updates=outcome.sec_per_100_updates, history=outcome.history)
+        if outcome.status == "ok":
+            ev = spec.evaluation
+            n = max(ev.is_samples, ev.fid_fake, ev.sample_grid)
+            images = to_uint8(generate(outcome.generator, n, z_dim=spec.z_dim, seed=spec.seed))
+            record.update(scorer.score(images))
+            samples = images[: ev.sample_grid]
+    except Exception as exc:  # the sweep goes on; the record keeps the reason
+        record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+    record["wall_seconds"] = time.time() - started
+    return _finite(record), samples

@@ -1,0 +1,79 @@
+"""Result files: ``results/<suite>/<run_id>.json`` (+ ``.samples.npz``), each written atomically.
+
+A result file exists only once its run has finished: it is written to a temp
+file in the same folder and renamed, so a killed process leaves no half file.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REQUIRED_FIELDS = ("suite", "run_id", "regularizer", "setting", "lr", "beta1", "beta2", "n_dis", "seed", "steps",
+                   "status", "inception_score_mean", "inception_score_std", "fid", "feature_extractor",
+                   "sec_per_100_updates", "error")
+STATUSES = ("ok", "diverged", "failed")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def result_path(results_dir: Path, run_id: str) -> Path:
+    return Path(results_dir) / f"{run_id}.json"
+
+
+def samples_path(results_dir: Path, run_id: str) -> Path:
+    return Path(results_dir) / f"{run_id}.samples.npz"
+
+
+def write_result(results_dir: Path, result: dict) -> Path:
+    missing = [k for k in REQUIRED_FIELDS if k not in result]
+    if missing:
+        raise ValueError(f"result {result.get('run_id')} lacks {missing}")
+    path = result_path(results_dir, result["run_id"])
+    atomic_write_bytes(path, (json.dumps(result, indent=2, sort_keys=True, allow_nan=False) + "\n").encode())
+    return path
+
+
+def write_samples(results_dir: Path, run_id: str, images: np.ndarray) -> Path:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, images=images)
+    path = samples_path(results_dir, run_id)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def read_samples(results_dir: Path, run_id: str) -> np.ndarray | None:
+    path = samples_path(results_dir, run_id)
+    if not path.exists():
+        return None
+    with np.load(path) as f:
+        return f["images"]
+
+
+def finished_ids(results_dir: Path) -> set[str]:
+    return {p.stem for p in Path(results_dir).glob("*.json")} if Path(results_dir).is_dir() else set()
+
+
+def read_results(results_dir: Path) -> list[dict]:
+    """Every result in a folder; unreadable files are reported, not fatal."""
+    out = []
+    for path in sorted(Path(results_dir).glob("*.json")):
+        with open(path) as f:
+            out.append(json.load(f))
+    return out

@@ -1,0 +1,295 @@
+"""Suite YAML -> validated, frozen specs -> the expanded list of runs.
+
+A sweep is plain data (after compare_gan): the runs are the cross product of
+the suite's regularizers, settings and seeds. Every key is checked here, before
+anything runs: an unknown key, a wrong type or an unknown name is an error that
+names the file and the field.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import paper
+from .data import DATASETS
+from .losses import LOSSES
+from .models import ARCHITECTURES
+from .registry import UnknownName
+from .regularizers import REGULARIZERS, BadHyperparameter
+
+
+class SuiteError(ValueError):
+    """A suite that cannot run; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    is_samples: int = 5000
+    is_splits: int = 10
+    fid_real_split: str = "train"
+    fid_real: int = 10000  # capped at the split's size
+    fid_fake: int = 5000
+    batch_size: int = 256
+    sample_grid: int = 64  # images saved per run for the report's sample grids
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    lr: float
+    beta1: float
+    beta2: float
+    n_dis: int
+
+
+@dataclass(frozen=True)
+class RegularizerSpec:
+    name: str
+    label: str  # the row name in reports; differs from name for variants such as a hinge-loss SN
+    params: tuple[tuple[str, Any], ...] = ()
+    loss: str | None = None  # overrides both the regularizer's and the suite's loss
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    path: str
+    dataset: str
+    regularizers: tuple[RegularizerSpec, ...]
+    settings: tuple[Setting, ...]
+    steps: int
+    data_root: str | None = None
+    split: str = "train"
+    image_size: int = 32
+    architecture: str = "standard_cnn"
+    width: float = 1.0
+    z_dim: int = 128
+    loss: str = "standard"
+    seeds: tuple[int, ...] = (0,)
+    batch_size: int = 64
+    log_every: int = 50
+    device: str = "auto"
+    evaluation: Evaluation = field(default_factory=Evaluation)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One fully resolved run: everything train.py and metrics.py need, nothing else."""
+
+    suite: str
+    dataset: str
+    data_root: str | None
+    split: str
+    image_size: int
+    architecture: str
+    width: float
+    z_dim: int
+    loss: str
+    regularizer: str
+    label: str
+    params: tuple[tuple[str, Any], ...]
+    setting: str
+    lr: float
+    beta1: float
+    beta2: float
+    n_dis: int
+    seed: int
+    steps: int
+    batch_size: int
+    log_every: int
+    device: str
+    evaluation: Evaluation
+
+    def config(self) -> dict:
+        """What defines the run's outcome: hashed into its id. Paths and devices are not in it."""
+        out = asdict(self)
+        for key in ("suite", "data_root", "device", "label", "setting"):
+            out.pop(key)
+        return out
+
+    @property
+    def config_hash(self) -> str:
+        blob = json.dumps(self.config(), sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.label}-{self.setting}-s{self.seed}-{self.config_hash}"
+
+
+# -- validation --------------------------------------------------------------------------------
+_SIMPLE = {  # key -> (accepted types, check, what the check wants)
+    "name": (str, lambda v: bool(v.strip()), "a non-empty name"),
+    "dataset": (str, lambda v: v in DATASETS, "a registered dataset"),
+    "data_root": ((str, type(None)), lambda v: True, ""),
+    "split": (str, lambda v: bool(v), "a split name"),
+    "image_size": (int, lambda v: v >= 8 and v % 8 == 0, "a multiple of 8 (8, 16, 32, 48)"),
+    "architecture": (str, lambda v: v in ARCHITECTURES, "a registered architecture"),
+    "width": ((float, int), lambda v: v > 0, "> 0"),
+    "z_dim": (int, lambda v: v > 0, "> 0"),
+    "loss": (str, lambda v: v in LOSSES, "a registered loss"),
+    "steps": (int, lambda v: v > 0, "> 0"),
+    "batch_size": (int, lambda v: v > 0, "> 0"),
+    "log_every": (int, lambda v: v > 0, "> 0"),
+    "device": (str, lambda v: v == "auto" or v == "cpu" or v.startswith("cuda"), "auto, cpu or cuda[:N]"),
+}
+_REQUIRED = ("dataset", "regularizers", "settings", "steps")
+_SETTING_KEYS = {"name": str, "lr": (float, int), "beta1": (float, int), "beta2": (float, int), "n_dis": int}
+
+
+def _type_ok(value: Any, types) -> bool:
+    types = types if isinstance(types, tuple) else (types,)
+    return isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+
+
+def _names(types) -> str:
+    types = types if isinstance(types, tuple) else (types,)
+    return " or ".join("null" if t is type(None) else t.__name__ for t in types)
+
+
+class _Checker:
+    def __init__(self, path: str):
+        self.path = path
+
+    def fail(self, where: str, msg: str) -> SuiteError:
+        return SuiteError(f"{self.path}: {where}: {msg}")
+
+    def mapping(self, value: Any, where: str, allowed) -> dict:
+        if not isinstance(value, dict):
+            raise self.fail(where, f"must be a mapping, got {type(value).__name__}")
+        unknown = sorted(set(value) - set(allowed), key=str)
+        if unknown:
+            raise self.fail(f"{where}.{unknown[0]}" if where else str(unknown[0]),
+                            f"unknown key (allowed: {', '.join(sorted(allowed))})")
+        return value
+
+    def typed(self, value: Any, where: str, types) -> Any:
+        if not _type_ok(value, types):
+            raise self.fail(where, f"must be {_names(types)}, got {type(value).__name__} {value!r}")
+        return value
+
+    def int_list(self, value: Any, where: str) -> tuple[int, ...]:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list) or not value:
+            raise self.fail(where, "must be a non-empty list of integers")
+        return tuple(self.typed(v, f"{where}[{i}]", int) for i, v in enumerate(value))
+
+    def setting(self, item: Any, where: str) -> Setting:
+        named = paper.settings()
+        if isinstance(item, str):
+            if item not in named:
+                raise self.fail(where, f"unknown setting {item!r}; named settings: {', '.join(named)}")
+            return Setting(name=item, **named[item])
+        entry = self.mapping(item, where, _SETTING_KEYS)
+        missing = [k for k in _SETTING_KEYS if k not in entry]
+        if missing:
+            raise self.fail(f"{where}.{missing[0]}", "missing (a setting needs name, lr, beta1, beta2, n_dis)")
+        for key, types in _SETTING_KEYS.items():
+            self.typed(entry[key], f"{where}.{key}", types)
+        if entry["lr"] <= 0:
+            raise self.fail(f"{where}.lr", f"must be > 0, got {entry['lr']}")
+        for key in ("beta1", "beta2"):
+            if not 0 <= entry[key] < 1:
+                raise self.fail(f"{where}.{key}", f"must be in [0, 1), got {entry[key]}")
+        if entry["n_dis"] < 1:
+            raise self.fail(f"{where}.n_dis", f"must be >= 1, got {entry['n_dis']}")
+        return Setting(name=entry["name"], lr=float(entry["lr"]), beta1=float(entry["beta1"]),
+                       beta2=float(entry["beta2"]), n_dis=entry["n_dis"])
+
+    def regularizer(self, item: Any, where: str) -> RegularizerSpec:
+        if isinstance(item, str):
+            item = {"name": item}
+        entry = self.mapping(item, where, ("name", "label", "loss", "params"))
+        name = self.typed(entry.get("name"), f"{where}.name", str)
+        try:
+            cls = REGULARIZERS.get(name)
+        except UnknownName as exc:
+            raise self.fail(f"{where}.name", str(exc)) from None
+        label = self.typed(entry.get("label", name), f"{where}.label", str)
+        loss = entry.get("loss")
+        if loss is not None and loss not in LOSSES:
+            raise self.fail(f"{where}.loss", f"unknown loss {loss!r}; registered: {', '.join(LOSSES.names())}")
+        params = self.typed(entry.get("params", {}), f"{where}.params", dict)
+        try:
+            resolved = cls.resolve_params(params)
+        except BadHyperparameter as exc:
+            raise self.fail(f"{where}.params", str(exc)) from None
+        return RegularizerSpec(name=name, label=label, params=tuple(sorted(resolved.items())), loss=loss)
+
+    def evaluation(self, value: Any) -> Evaluation:
+        entry = self.mapping(value, "evaluation", [f.name for f in fields(Evaluation)])
+        for key, v in entry.items():
+            if key == "fid_real_split":
+                self.typed(v, f"evaluation.{key}", str)
+            elif self.typed(v, f"evaluation.{key}", int) < 1:
+                raise self.fail(f"evaluation.{key}", f"must be >= 1, got {v}")
+        ev = Evaluation(**entry)
+        if ev.is_samples < ev.is_splits:
+            raise self.fail("evaluation.is_samples", "must be at least is_splits")
+        return ev
+
+
+def parse_suite(raw: Any, *, path: str, default_name: str) -> Suite:
+    check = _Checker(path)
+    top = check.mapping(raw, "", [f.name for f in fields(Suite) if f.name != "path"])
+    for key in _REQUIRED:
+        if key not in top:
+            raise check.fail(key, "missing (a suite needs dataset, regularizers, settings and steps)")
+    values: dict[str, Any] = {"name": default_name, "path": path}
+    for key, value in top.items():
+        if key in _SIMPLE:
+            types, ok, wants = _SIMPLE[key]
+            check.typed(value, key, types)
+            if value is not None and not ok(value):
+                raise check.fail(key, f"must be {wants}, got {value!r}")
+            values[key] = float(value) if key == "width" else value
+    for key, parse in (("regularizers", check.regularizer), ("settings", check.setting)):
+        items = top[key]
+        if not isinstance(items, list) or not items:
+            raise check.fail(key, "must be a non-empty list")
+        values[key] = tuple(parse(item, f"{key}[{i}]") for i, item in enumerate(items))
+        labels = [getattr(v, "label", getattr(v, "name", None)) for v in values[key]]
+        dup = next((n for n in labels if labels.count(n) > 1), None)
+        if dup:
+            raise check.fail(key, f"{dup!r} appears twice; give variants distinct labels")
+    if "seeds" in top:
+        values["seeds"] = check.int_list(top["seeds"], "seeds")
+    if "evaluation" in top:
+        values["evaluation"] = check.evaluation(top["evaluation"])
+    return Suite(**values)
+
+
+def load_suite(path: str | Path) -> Suite:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SuiteError(f"{path}: cannot read suite ({exc.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SuiteError(f"{path}: not valid YAML: {exc}") from None
+    return parse_suite(raw, path=str(path), default_name=path.stem)
+
+
+def expand(suite: Suite) -> list[RunSpec]:
+    """The cross product regularizers x settings x seeds, in that order."""
+    runs = []
+    for reg in suite.regularizers:
+        loss = reg.loss or REGULARIZERS.get(reg.name).loss or suite.loss
+        for s in suite.settings:
+            for seed in suite.seeds:
+                runs.append(RunSpec(
+                    suite=suite.name, dataset=suite.dataset, data_root=suite.data_root, split=suite.split,
+                    image_size=suite.image_size, architecture=suite.architecture, width=suite.width,
+                    z_dim=suite.z_dim, loss=loss, regularizer=reg.name, label=reg.label, params=reg.params,
+                    setting=s.name, lr=s.lr, beta1=s.beta1, beta2=s.beta2, n_dis=s.n_dis, seed=seed,
+                    steps=suite.steps, batch_size=suite.batch_size, log_every=suite.log_every,
+                    device=suite.device, evaluation=suite.evaluation))
+    return runs

@@ -1,0 +1,83 @@
+"""Suite validation and expansion: bad input is refused before anything runs, naming file and field."""
+import pytest
+
+from benchmark import paper
+from benchmark.cli import main
+from benchmark.suite import expand, load_suite
+
+BAD = [
+    ({"colour": "red"}, (), "colour"),
+    ({"steps": "many"}, (), "steps"),
+    ({"steps": 0}, (), "steps"),
+    ({"regularizers": ["none", "dropout"]}, (), "regularizers[1].name"),
+    ({"regularizers": [{"name": "wgan_gp", "params": {"lambda": 1}}]}, (), "regularizers[0].params"),
+    ({"dataset": "mnist"}, (), "dataset"),
+    ({"settings": ["Z"]}, (), "settings[0]"),
+    ({"settings": [{"name": "x", "lr": -1e-4, "beta1": 0.5, "beta2": 0.9, "n_dis": 1}]}, (), "settings[0].lr"),
+    ({"settings": [{"name": "x", "lr": 1e-4, "beta1": 1.0, "beta2": 0.9, "n_dis": 1}]}, (), "settings[0].beta1"),
+    ({"settings": [{"name": "x", "lr": 1e-4, "beta1": 0.5, "beta2": -0.1, "n_dis": 1}]}, (), "settings[0].beta2"),
+    ({"width": True}, (), "width"),
+    ({"evaluation": {"is_sample": 10}}, (), "evaluation.is_sample"),
+    ({}, ("steps",), "steps"),
+    ({"image_size": 12}, (), "image_size"),
+]
+
+
+@pytest.mark.parametrize("overrides,drop,field", BAD)
+def test_bad_suite_exits_2_naming_file_and_field(write_suite, tmp_path, capsys, overrides, drop, field):
+    path = write_suite(overrides, drop=drop)
+    code = main(["run", str(path), "--results", str(tmp_path / "results"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert str(path) in err and field in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "results").exists()
+
+
+def test_unparseable_yaml_is_refused(tmp_path, capsys):
+    path = tmp_path / "broken.yaml"
+    path.write_text("dataset: [digits\n")
+    assert main(["plan", str(path)]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
+
+
+def test_missing_file_is_refused(tmp_path, capsys):
+    assert main(["plan", str(tmp_path / "nope.yaml")]) == 2
+    assert "cannot read suite" in capsys.readouterr().err
+
+
+def test_expansion_is_the_cross_product_with_paper_settings(write_suite):
+    suite = load_suite(write_suite({"seeds": [0, 1]}))
+    runs = expand(suite)
+    assert len(runs) == 2 * 2 * 2
+    assert len({r.run_id for r in runs}) == len(runs)
+    table1 = paper.settings()
+    for run in runs:
+        assert (run.lr, run.beta1, run.beta2, run.n_dis) == tuple(table1[run.setting][k]
+                                                                  for k in ("lr", "beta1", "beta2", "n_dis"))
+
+
+def test_custom_settings_and_regularizer_variants(write_suite):
+    suite = load_suite(write_suite({
+        "settings": [{"name": "fast", "lr": 1e-3, "beta1": 0.0, "beta2": 0.9, "n_dis": 2}],
+        "regularizers": ["spectral_norm", {"name": "spectral_norm", "label": "sn_hinge", "loss": "hinge"},
+                         "wgan_gp"]}))
+    runs = {r.label: r for r in expand(suite)}
+    assert runs["sn_hinge"].loss == "hinge" and runs["spectral_norm"].loss == "standard"
+    assert runs["wgan_gp"].loss == "wasserstein"  # the regularizer's own loss wins over the suite's
+    assert runs["sn_hinge"].run_id != runs["spectral_norm"].run_id
+    assert all(r.setting == "fast" and r.n_dis == 2 and r.beta1 == 0.0 for r in runs.values())
+
+
+def test_run_id_depends_on_config_not_on_file_order(write_suite):
+    a = {r.run_id for r in expand(load_suite(write_suite(name="a")))}
+    b = {r.run_id for r in expand(load_suite(write_suite({"regularizers": ["spectral_norm", "none"],
+                                                          "settings": ["D", "C"]}, name="b")))}
+    assert a == b
+
+
+def test_plan_prints_every_run(write_suite, capsys):
+    assert main(["plan", str(write_suite())]) == 0
+    out = capsys.readouterr().out
+    assert "4 runs" in out and "spectral_norm" in out and "0.001" in out
