@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import resource
 import sys
 import time
 from pathlib import Path
@@ -51,8 +52,13 @@ def cmd_run(args) -> int:
                             progress=not args.quiet)
     except DatasetUnavailable as exc:
         raise UserError(str(exc)) from None
+    from .run import peak_rss_mb
+
     print(summary.line())
-    print(f"total wall time: {time.perf_counter() - start:.1f} s")
+    driver, worker = peak_rss_mb(), peak_rss_mb(resource.RUSAGE_CHILDREN)
+    memory = f"peak memory: driver {driver:.0f} MiB" + (
+        f", largest worker {worker:.0f} MiB (x{args.workers} workers)" if args.workers > 1 else "")
+    print(f"total wall time: {time.perf_counter() - start:.1f} s; {memory}")
     return 1 if summary.counts["failed"] else 0
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import platform
+import resource
 import socket
 import time
 import traceback
@@ -24,6 +25,12 @@ def _finite(value):
     if isinstance(value, list):
         return [_finite(v) for v in value]
     return value
+
+
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    """Peak resident memory of this process (or of its largest child), in MiB."""
+    kib = resource.getrusage(who).ru_maxrss  # KiB on Linux
+    return round(kib / 1024, 1)
 
 
 def environment(device: torch.device) -> dict:
@@ -71,4 +78,5 @@ def execute(spec: RunSpec, *, real: torch.Tensor, scorer: Scorer,
     except Exception as exc:  # the sweep goes on; the record keeps the reason
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
     record["wall_seconds"] = time.time() - started
+    record["peak_rss_mb"] = peak_rss_mb()
     return _finite(record), samples
