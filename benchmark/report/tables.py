@@ -53,8 +53,9 @@ def best_table(df: pd.DataFrame, extractor: str) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     fid_col = f"best FID ({extractor})"
     numeric = pd.to_numeric(out[fid_col], errors="coerce")
-    out.insert(1, "FID rank", numeric.rank(method="min").map(lambda r: "-" if pd.isna(r) else str(int(r))))
-    return out
+    rank = numeric.rank(method="min")
+    out.insert(1, "FID rank", rank.map(lambda r: "-" if pd.isna(r) else str(int(r))))
+    return out.iloc[rank.fillna(len(out) + 1).argsort(kind="stable")].reset_index(drop=True)
 
 
 def pivot(df: pd.DataFrame, value: str) -> pd.DataFrame:
