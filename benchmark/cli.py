@@ -9,6 +9,9 @@ import time
 from pathlib import Path
 
 EXIT_BAD_INPUT = 2
+# the names a user can act on (not torch's): kept import-light so `regbench --help` is fast
+INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
+INCEPTION_ENV = "REGBENCH_INCEPTION_WEIGHTS"
 
 
 class UserError(Exception):
@@ -40,18 +43,14 @@ def cmd_plan(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .data import DatasetUnavailable
-    from .launch import run_suite
+    from .launch import Resources, run_suite
 
     suite = _load(args.suite)
     if args.data_root:
         suite = dataclasses.replace(suite, data_root=args.data_root)
     start = time.perf_counter()
-    try:
-        summary = run_suite(suite, results_root=Path(args.results), workers=args.workers,
-                            progress=not args.quiet)
-    except DatasetUnavailable as exc:
-        raise UserError(str(exc)) from None
+    summary = run_suite(suite, results_root=Path(args.results), workers=args.workers, progress=not args.quiet,
+                        resources=Resources(inception_weights=args.inception_weights))
     from .run import peak_rss_mb
 
     print(summary.line())
@@ -60,6 +59,41 @@ def cmd_run(args) -> int:
         f", largest worker {worker:.0f} MiB (x{args.workers} workers)" if args.workers > 1 else "")
     print(f"total wall time: {time.perf_counter() - start:.1f} s; {memory}")
     return 1 if summary.counts["failed"] else 0
+
+
+def cmd_score(args) -> int:
+    import json
+
+    from .data import DATASETS
+    from .image_input import BadImages, read_image_set
+    from .metrics import Scorer
+    from .suite import Evaluation
+    from .train import resolve_device
+
+    if args.dataset not in DATASETS:
+        raise UserError(f"unknown dataset {args.dataset!r}; registered: {', '.join(DATASETS.names())}")
+    try:
+        images = read_image_set(args.images)
+    except BadImages as exc:
+        raise UserError(str(exc)) from None
+    n = len(images)
+    if n < args.is_splits:
+        raise UserError(f"{args.images}: {n} images are fewer than --is-splits {args.is_splits}")
+    evaluation = Evaluation(is_samples=n, is_splits=args.is_splits, fid_real_split=args.split,
+                            fid_real=args.fid_real, fid_fake=n)
+    scorer = Scorer(dataset=args.dataset, image_size=images.shape[-1], evaluation=evaluation,
+                    data_root=args.data_root, device=resolve_device("auto"), weights_path=args.inception_weights)
+    scores = scorer.score(images)
+    if args.json:
+        print(json.dumps({"images": str(args.images), "n": n, **scores, "protocol": scorer.protocol()}, indent=2))
+        return 0
+    print(f"{n} images ({images.shape[1]}x{images.shape[2]}x{images.shape[3]}) vs {args.dataset} {args.split} "
+          f"(n={len(scorer.reference['features'])}), feature extractor {scorer.extractor_name} "
+          f"[{scorer.weights_hash}]")
+    print(f"IS  {scores['inception_score_mean']:.3f} ± {scores['inception_score_std']:.3f} ({args.is_splits} splits)")
+    print(f"FID {scores['fid']:.3f}")
+    print(f"KID {scores['kid_mean']:.5f} ± {scores['kid_std']:.5f}")
+    return 0
 
 
 def cmd_report(args) -> int:
@@ -107,6 +141,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--launcher", choices=["local"], default="local")
     run.add_argument("--workers", type=int, default=1, help="parallel worker processes (local launcher)")
     run.add_argument("--data-root", help="folder holding the dataset's files (overrides the suite's data_root)")
+    run.add_argument("--inception-weights", help=f"local copy of {INCEPTION_FILE} (or ${INCEPTION_ENV})")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(fn=cmd_run)
     plan = sub.add_parser("plan", help="print the expanded runs of a suite; runs nothing")
@@ -116,6 +151,16 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("results_dir")
     rep.add_argument("--out", help="output folder (default: reports/<suite>)")
     rep.set_defaults(fn=cmd_report)
+    score = sub.add_parser("score", help="IS/FID/KID of a folder of images or an .npz against a dataset")
+    score.add_argument("images", help="a folder of PNG/JPEG files, or an .npz of uint8 (N,H,W,C or N,C,H,W)")
+    score.add_argument("--dataset", required=True)
+    score.add_argument("--split", default="train", help="the real split to compare against (default: train)")
+    score.add_argument("--data-root", help="folder holding the dataset's files")
+    score.add_argument("--fid-real", type=int, default=10000, help="real images for the reference (default 10000)")
+    score.add_argument("--is-splits", type=int, default=10)
+    score.add_argument("--inception-weights", help=f"local copy of {INCEPTION_FILE} (or ${INCEPTION_ENV})")
+    score.add_argument("--json", action="store_true", help="print the scores and protocol as JSON")
+    score.set_defaults(fn=cmd_score)
     sub.add_parser("list", help="what is registered").set_defaults(fn=cmd_list)
     return p
 
@@ -125,9 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "workers", 1) < 1:
         print("regbench: error: --workers must be >= 1", file=sys.stderr)
         return EXIT_BAD_INPUT
+    from .data import DatasetUnavailable
+    from .metrics import FeatureExtractorUnavailable
+
     try:
         return args.fn(args)
-    except UserError as exc:
+    except (UserError, DatasetUnavailable, FeatureExtractorUnavailable) as exc:
         print(f"regbench: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

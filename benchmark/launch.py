@@ -15,7 +15,7 @@ from tqdm import tqdm
 from .data import load_images
 from .metrics import Scorer
 from .run import execute
-from .store import finished_ids, write_result, write_samples
+from .store import REFERENCE_DIR, finished_ids, write_json, write_result, write_samples
 from .suite import RunSpec, Suite, expand
 from .train import resolve_device
 
@@ -40,7 +40,8 @@ class Resources:
     extractor stops the sweep at once instead of failing every run.
     """
 
-    def __init__(self):
+    def __init__(self, *, inception_weights: str | None = None):
+        self.inception_weights = inception_weights
         self._images: dict = {}
         self._scorers: dict = {}
 
@@ -55,7 +56,7 @@ class Resources:
         key = (spec.dataset, spec.image_size, spec.evaluation, spec.data_root, resolve_device(spec.device))
         if key not in self._scorers:
             scorer = Scorer(dataset=spec.dataset, image_size=spec.image_size, evaluation=spec.evaluation,
-                            data_root=spec.data_root, device=key[-1])
+                            data_root=spec.data_root, device=key[-1], weights_path=self.inception_weights)
             scorer.reference  # computed (or read from cache) now, not inside the first run
             self._scorers[key] = scorer
         return self._scorers[key]
@@ -64,6 +65,22 @@ class Resources:
         for spec in specs:
             self.images(spec)
             self.scorer(spec)
+
+    def write_real_data(self, specs: list[RunSpec], results_dir: Path) -> None:
+        """The held-out real data's scores, once per protocol, for the report's "real data" row."""
+        for spec in specs:
+            path = real_data_path(results_dir, self.scorer(spec))
+            if not path.exists():
+                scorer = self.scorer(spec)
+                record = {"suite": spec.suite, "protocol": scorer.protocol(), "real_data": scorer.real_data()}
+                write_json(path, record)
+
+
+def real_data_path(results_dir: Path, scorer: Scorer) -> Path:
+    ev = scorer.evaluation
+    name = (f"real_data-{scorer.dataset}-{scorer.image_size}px-{ev.fid_real_split}-n{ev.fid_real}"
+            f"-{scorer.extractor_name}-{scorer.weights_hash}.json")
+    return Path(results_dir) / REFERENCE_DIR / name
 
 
 def pending(specs: list[RunSpec], results_dir: Path) -> list[RunSpec]:
@@ -74,11 +91,11 @@ def pending(specs: list[RunSpec], results_dir: Path) -> list[RunSpec]:
 _WORKER_RESOURCES: Resources | None = None
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, inception_weights: str | None) -> None:
     global _WORKER_RESOURCES
     # small convs do not scale across threads: one thread per worker process uses the cores better
     torch.set_num_threads(threads)
-    _WORKER_RESOURCES = Resources()
+    _WORKER_RESOURCES = Resources(inception_weights=inception_weights)
 
 
 def _execute_in_worker(spec: RunSpec):
@@ -94,10 +111,11 @@ def _results_in_process(todo: list[RunSpec], resources: Resources, progress: boo
         yield record, None if samples is None else samples.numpy()
 
 
-def _results_in_workers(todo: list[RunSpec], workers: int):
+def _results_in_workers(todo: list[RunSpec], workers: int, inception_weights: str | None):
     threads = max(1, (os.cpu_count() or 1) // workers)
     ctx = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(threads, inception_weights)) as pool:
         futures = [pool.submit(_execute_in_worker, spec) for spec in todo]
         for future in as_completed(futures):
             yield future.result()
@@ -112,7 +130,8 @@ def run_suite(suite: Suite, *, results_root: Path = Path("results"), workers: in
     start = time.perf_counter()
     resources = resources or Resources()
     resources.prepare(todo)  # fail fast, and fill the on-disk caches the workers then read
-    results = (_results_in_workers(todo, workers) if workers > 1 and len(todo) > 1
+    resources.write_real_data(specs, results_dir)
+    results = (_results_in_workers(todo, workers, resources.inception_weights) if workers > 1 and len(todo) > 1
                else _results_in_process(todo, resources, progress))
     bar = tqdm(total=len(todo), desc=f"sweep {suite.name}", unit="run", disable=not progress, file=sys.stderr)
     for record, samples in results:

@@ -14,7 +14,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+import torch_fidelity
 from torch.utils.data import Dataset
+from torch_fidelity.defaults import DEFAULTS as FIDELITY_DEFAULTS
+from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
 from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_features_to_metric
 from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
@@ -24,9 +27,43 @@ from . import digits_cnn
 from .data import load_images
 from .suite import Evaluation
 
+# KID as torch-fidelity defines it by default; the subset size shrinks to the sample counts when they are smaller
+KID_SUBSETS = FIDELITY_DEFAULTS["kid_subsets"]
+KID_SUBSET_SIZE = FIDELITY_DEFAULTS["kid_subset_size"]
+
 # dataset -> (feature extractor, IS layer, FID/KID layer)
 EXTRACTORS = {"digits": (digits_cnn.NAME, "logits", "features")}
 INCEPTION = ("inception-v3-compat", "logits_unbiased", "2048")
+INCEPTION_FILE = Path(URL_INCEPTION_V3).name
+INCEPTION_ENV = "REGBENCH_INCEPTION_WEIGHTS"
+# the real split held out from the reference, scored as the "real data" row (the paper's Table 2 floor)
+HELD_OUT = {"train": "test", "test": "train", "unlabeled": "test", "train+unlabeled": "test"}
+
+
+class FeatureExtractorUnavailable(RuntimeError):
+    """The feature extractor's weights are missing; the message says how to provide them."""
+
+
+def inception_weights(path: str | None) -> str:
+    """The Inception weights file: an explicit path, else $REGBENCH_INCEPTION_WEIGHTS, else torch-fidelity's
+    release file in the torch hub cache, downloaded there once when online."""
+    path = path or os.environ.get(INCEPTION_ENV) or None
+    if path is not None:
+        if not Path(path).is_file():
+            raise FeatureExtractorUnavailable(f"Inception weights file {path!r} does not exist (expected a copy of "
+                                              f"{INCEPTION_FILE})")
+        return path
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+    if not cached.exists():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            torch.hub.download_url_to_file(URL_INCEPTION_V3, str(cached), progress=True)
+        except OSError as exc:  # URLError is an OSError: offline, and no local copy
+            raise FeatureExtractorUnavailable(
+                f"Inception weights {INCEPTION_FILE} are missing: not at {cached} and the download failed "
+                f"({type(exc).__name__}: {str(exc)[:80]}); pass --inception-weights PATH or set "
+                f"{INCEPTION_ENV}=PATH to a local copy") from None
+    return str(cached)
 
 
 class ImageTensor(Dataset):
@@ -56,20 +93,27 @@ class Scorer:
     """Scores uint8 image sets of one dataset/resolution against its real reference split."""
 
     def __init__(self, *, dataset: str, image_size: int, evaluation: Evaluation, data_root: str | None = None,
-                 device: torch.device | str = "cpu", cache_dir: Path | None = None):
+                 device: torch.device | str = "cpu", cache_dir: Path | None = None,
+                 weights_path: str | None = None):
+        """``weights_path``: the feature extractor's weights (Inception: else $REGBENCH_INCEPTION_WEIGHTS or
+        torch-fidelity's download; digits-cnn: else the cached classifier, trained on first use)."""
         self.dataset, self.image_size, self.evaluation = dataset, image_size, evaluation
         self.data_root = data_root
         self.cuda = torch.device(device).type == "cuda"
         self.cache_dir = Path(cache_dir or digits_cnn.cache_dir())
         self.extractor_name, self.is_layer, self.fid_layer = EXTRACTORS.get(dataset, INCEPTION)
-        kwargs = {"verbose": False}
+        self.extractor_info: dict = {}
         if self.extractor_name == digits_cnn.NAME:
             digits_cnn.register()
-            kwargs["feature_extractor_weights_path"] = str(digits_cnn.weights_path())
+            weights_path = str(weights_path or digits_cnn.weights_path())
+        else:
+            weights_path = inception_weights(weights_path)
         self.extractor = create_feature_extractor(self.extractor_name, [self.is_layer, self.fid_layer],
-                                                  cuda=self.cuda, **kwargs)
+                                                  cuda=self.cuda, verbose=False,
+                                                  feature_extractor_weights_path=weights_path)
+        self.extractor_info = dict(getattr(self.extractor, "info", {}))
         self.weights_hash = module_hash(self.extractor)
-        self.extractor_runs = 0  # real-data passes, for the cache tests
+        self.extractor_runs = 0  # passes over real data, for the cache tests
         self._reference: dict | None = None
 
     # -- features ---------------------------------------------------------------------------------
@@ -77,22 +121,28 @@ class Scorer:
         return get_featuresdict_from_dataset(ImageTensor(images), self.extractor, self.evaluation.batch_size,
                                              self.cuda, save_cpu_ram=True, verbose=False)
 
-    def reference_key(self, split: str) -> str:
-        return (f"ref-{self.dataset}-{split}-{self.image_size}px-n{self.evaluation.fid_real}"
+    def real_images(self, split: str, n: int) -> torch.Tensor:
+        """n real images of a split (all if fewer), in a fixed shuffled order."""
+        images = load_images(self.dataset, split=split, size=self.image_size, root=self.data_root)
+        return images[torch.randperm(len(images), generator=torch.Generator().manual_seed(0))][:n]
+
+    def reference_key(self, split: str, images: torch.Tensor) -> str:
+        # the images' own hash: a changed folder or dataset file can never be read from a stale cache
+        data = hashlib.sha256(images.numpy().tobytes()).hexdigest()[:12]
+        return (f"ref-{self.dataset}-{split}-{self.image_size}px-n{len(images)}-data{data}"
                 f"-{self.extractor_name}-{self.weights_hash}")
 
     def real_features(self, split: str) -> dict[str, torch.Tensor]:
-        path = self.cache_dir / f"{self.reference_key(split)}.pt"
+        images = self.real_images(split, self.evaluation.fid_real)
+        path = self.cache_dir / f"{self.reference_key(split, images)}.pt"
         if path.exists():
             return torch.load(path, map_location="cpu", weights_only=True)
-        images = load_images(self.dataset, split=split, size=self.image_size, root=self.data_root)
-        images = images[torch.randperm(len(images), generator=torch.Generator().manual_seed(0))]
-        feats = self.features(images[: self.evaluation.fid_real])
+        feats = self.features(images)
         self.extractor_runs += 1
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         torch.save(feats, tmp)
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # atomic: concurrent workers never read half a file
         return feats
 
     @property
@@ -110,14 +160,28 @@ class Scorer:
         fake = feats[self.fid_layer][: ev.fid_fake]
         fid = fid_statistics_to_metric(self.reference["stats"], fid_features_to_statistics(fake), verbose=False)
         real = self.reference["features"]
-        kid = kid_features_to_metric(real, fake, kid_subset_size=min(1000, len(real), len(fake)), verbose=False)
+        kid = kid_features_to_metric(real, fake, kid_subsets=KID_SUBSETS,
+                                     kid_subset_size=min(KID_SUBSET_SIZE, len(real), len(fake)), verbose=False)
         return {"inception_score_mean": isc[KEY_METRIC_ISC_MEAN], "inception_score_std": isc[KEY_METRIC_ISC_STD],
                 "fid": fid[KEY_METRIC_FID], "kid_mean": kid[KEY_METRIC_KID_MEAN], "kid_std": kid[KEY_METRIC_KID_STD]}
 
     def score(self, images: torch.Tensor) -> dict:
         return self.score_features(self.features(images))
 
+    def real_data(self) -> dict | None:
+        """The held-out real split scored like a generator's samples: the floor every run is read against."""
+        split = HELD_OUT.get(self.evaluation.fid_real_split)
+        if split is None:
+            return None
+        ev = self.evaluation
+        try:
+            images = self.real_images(split, max(ev.is_samples, ev.fid_fake))
+        except ValueError:  # a dataset without that split
+            return None
+        return {"split": split, "samples": len(images), **self.score(images)}
+
     def protocol(self) -> dict:
         return {**asdict(self.evaluation), "dataset": self.dataset, "image_size": self.image_size,
                 "feature_extractor": self.extractor_name, "feature_extractor_weights_sha256": self.weights_hash,
-                "is_layer": self.is_layer, "fid_layer": self.fid_layer}
+                "feature_extractor_info": self.extractor_info, "is_layer": self.is_layer, "fid_layer": self.fid_layer,
+                "kid_subsets": KID_SUBSETS, "torch_fidelity": torch_fidelity.__version__}

@@ -17,6 +17,7 @@ REQUIRED_FIELDS = ("suite", "run_id", "regularizer", "setting", "lr", "beta1", "
                    "status", "inception_score_mean", "inception_score_std", "fid", "feature_extractor",
                    "sec_per_100_updates", "error")
 STATUSES = ("ok", "diverged", "failed")
+REFERENCE_DIR = "reference"  # scores of real data, beside the runs (not a run: not matched by *.json)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -41,13 +42,16 @@ def samples_path(results_dir: Path, run_id: str) -> Path:
     return Path(results_dir) / f"{run_id}.samples.npz"
 
 
+def write_json(path: Path, record: dict) -> Path:
+    atomic_write_bytes(path, (json.dumps(record, indent=2, sort_keys=True, allow_nan=False) + "\n").encode())
+    return path
+
+
 def write_result(results_dir: Path, result: dict) -> Path:
     missing = [k for k in REQUIRED_FIELDS if k not in result]
     if missing:
         raise ValueError(f"result {result.get('run_id')} lacks {missing}")
-    path = result_path(results_dir, result["run_id"])
-    atomic_write_bytes(path, (json.dumps(result, indent=2, sort_keys=True, allow_nan=False) + "\n").encode())
-    return path
+    return write_json(result_path(results_dir, result["run_id"]), result)
 
 
 def write_samples(results_dir: Path, run_id: str, images: np.ndarray) -> Path:
@@ -71,9 +75,9 @@ def finished_ids(results_dir: Path) -> set[str]:
 
 
 def read_results(results_dir: Path) -> list[dict]:
-    """Every result in a folder; unreadable files are reported, not fatal."""
-    out = []
-    for path in sorted(Path(results_dir).glob("*.json")):
-        with open(path) as f:
-            out.append(json.load(f))
-    return out
+    """Every result in a folder, in file-name order."""
+    return [json.loads(path.read_text()) for path in sorted(Path(results_dir).glob("*.json"))]
+
+
+def read_real_data(results_dir: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((Path(results_dir) / REFERENCE_DIR).glob("*.json"))]

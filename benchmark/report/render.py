@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..store import read_results, read_samples
+from ..store import read_real_data, read_results, read_samples
 from . import figures
 from .tables import best_table, pivot, runs_frame, runs_table
 
@@ -44,7 +44,7 @@ def write_report(results_dir: Path, *, out_dir: Path | None = None) -> Path:
     regs, settings = [str(r) for r in df["regularizer"].cat.categories], sorted(df["setting"].unique())
 
     runs_md = _write_table(runs_table(df, extractor), tables_dir, "runs")
-    best_md = _write_table(best_table(df, extractor), tables_dir, "best")
+    best_md = _write_table(best_table(df, extractor, read_real_data(results_dir)), tables_dir, "best")
     is_fig = figures.grouped_bars(df, "inception_score_mean", ylabel=f"Inception Score ({extractor}), higher is better",
                                   title="IS per setting (cf. Miyato et al. 2018, Fig. 1)",
                                   path=fig_dir / "is_per_setting.png")

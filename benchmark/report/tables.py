@@ -34,8 +34,16 @@ def runs_table(df: pd.DataFrame, extractor: str) -> pd.DataFrame:
     })
 
 
-def best_table(df: pd.DataFrame, extractor: str) -> pd.DataFrame:
-    """Per regularizer: its best IS and best FID over settings (as the paper's Table 2), from ok runs."""
+def real_data_row(real: dict, extractor: str) -> dict:
+    r = real["real_data"]
+    return {"regularizer": f"real data (held-out {r['split']}, n={r['samples']})", "FID rank": "-", "runs": "-",
+            "ok": "-", f"best IS ({extractor})": f"{r['inception_score_mean']:.2f} ± {r['inception_score_std']:.2f}",
+            "IS setting": "-", f"best FID ({extractor})": f"{r['fid']:.2f}", "FID setting": "-"}
+
+
+def best_table(df: pd.DataFrame, extractor: str, real: list[dict] = ()) -> pd.DataFrame:
+    """Per regularizer: its best IS and best FID over settings (as the paper's Table 2), from ok runs;
+    the held-out real data's scores first, as the floor to read them against."""
     rows = []
     for reg, runs in df.groupby("regularizer", observed=True, sort=True):
         ok = runs[runs["status"] == "ok"].dropna(subset=["inception_score_mean", "fid"])
@@ -55,7 +63,9 @@ def best_table(df: pd.DataFrame, extractor: str) -> pd.DataFrame:
     numeric = pd.to_numeric(out[fid_col], errors="coerce")
     rank = numeric.rank(method="min")
     out.insert(1, "FID rank", rank.map(lambda r: "-" if pd.isna(r) else str(int(r))))
-    return out.iloc[rank.fillna(len(out) + 1).argsort(kind="stable")].reset_index(drop=True)
+    out = out.iloc[rank.fillna(len(out) + 1).argsort(kind="stable")]
+    floor = pd.DataFrame([real_data_row(r, extractor) for r in real if r.get("real_data")], columns=out.columns)
+    return pd.concat([floor, out], ignore_index=True)
 
 
 def pivot(df: pd.DataFrame, value: str) -> pd.DataFrame:
