@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 WORKERS ?= 2
 SUITE ?= suites/default.yaml
 
-.PHONY: install bench test report clean
+.PHONY: install bench test report clean perf
 
 install: $(STAMP)
 
@@ -30,3 +30,6 @@ report: install
 clean:
 	rm -rf results build .pytest_cache *.egg-info
 	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+perf: install
+	$(BIN)/python scripts/perf.py

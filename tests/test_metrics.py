@@ -134,3 +134,10 @@ def test_offline_without_inception_weights_fails_fast(tmp_path):
 
 def test_cli_names_the_inception_file_metrics_loads():
     assert cli.INCEPTION_FILE == metrics.INCEPTION_FILE and cli.INCEPTION_ENV == metrics.INCEPTION_ENV
+
+
+def test_weights_hash_covers_every_tensor_including_scalar_buffers():
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))  # num_batches_tracked is 0-d
+    before = metrics.module_hash(net)
+    net[1].num_batches_tracked += 1
+    assert metrics.module_hash(net) != before

@@ -1,0 +1,166 @@
+"""`make perf`: measured speed and memory, side by side with the simplest alternatives.
+
+Not a test: it prints a table and writes reports/perf/perf.md with the machine it ran on.
+Each row is measured in this one process, alternating ours and theirs, several repetitions;
+the table shows the median and the spread (min-max).
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch_fidelity
+
+from benchmark import digits_cnn
+from benchmark.data import load_images
+from benchmark.metrics import ImageTensor, Scorer
+from benchmark.suite import Evaluation
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def timed(fn, reps: int) -> list[float]:
+    out = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def spread(xs: list[float]) -> str:
+    return f"{statistics.median(xs):.3f} s ({min(xs):.3f}-{max(xs):.3f})"
+
+
+def random_inception(tmp: Path) -> str:
+    """Inception-v3 with random weights, for throughput only (the real weights are a download)."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    empty = tmp / "empty.pth"
+    torch.save({}, empty)
+    original = FeatureExtractorInceptionV3.load_state_dict
+    FeatureExtractorInceptionV3.load_state_dict = lambda self, sd, strict=True: None
+    try:
+        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(empty))
+    finally:
+        FeatureExtractorInceptionV3.load_state_dict = original
+    path = tmp / "random-inception.pth"
+    torch.save(net.state_dict(), path)
+    return str(path)
+
+
+def scoring_rows(args, tmp: Path) -> list[tuple[str, str, str, str]]:
+    rows = []
+    cases = [("digits-cnn, 8px", 8, 5000, None)]
+    if args.inception:  # about 6 images/s on a 2-core CPU: a GPU row
+        cases.append(("Inception (random weights), 32px", 32, 500, random_inception(tmp)))
+    for label, size, n, weights in cases:
+        real = load_images("digits", split="all", size=size)
+        if weights:  # Inception wants 3 channels
+            real = real.repeat(1, 3, 1, 1)
+        fake = real[torch.randint(len(real), (n,), generator=torch.Generator().manual_seed(0))]
+        ev = Evaluation(is_samples=n, is_splits=10, fid_real=len(real), fid_fake=n)
+        scorer = Scorer(dataset="cifar10" if weights else "digits", image_size=size, evaluation=ev,
+                        cache_dir=tmp / "cache", weights_path=weights)
+        if weights:  # CIFAR-10 is a download: digits stand in as the real set, same pipeline
+            scorer._reference = _reference_from(scorer, real)
+        scorer.reference
+        name, is_layer, fid_layer = scorer.extractor_name, scorer.is_layer, scorer.fid_layer
+        fidelity_kwargs = dict(
+            input1=ImageTensor(fake), input2=ImageTensor(real), input2_cache_name=f"perf-{size}-{n}",
+            cache_root=str(tmp / "fidelity"), isc=True, fid=True, kid=True, feature_extractor=name,
+            feature_layer_isc=is_layer, feature_layer_fid=fid_layer, feature_layer_kid=fid_layer,
+            feature_extractor_weights_path=weights or str(digits_cnn.weights_path()), cuda=False, verbose=False,
+            save_cpu_ram=True, batch_size=ev.batch_size, kid_subset_size=min(1000, n, len(real)))
+        torch_fidelity.calculate_metrics(**fidelity_kwargs)  # warm its input2 cache, as ours is warm
+        ours, theirs = [], []
+        for _ in range(args.reps):  # alternate, so drift in machine load hits both alike
+            ours += timed(lambda: scorer.score(fake), 1)
+            theirs += timed(lambda: torch_fidelity.calculate_metrics(**fidelity_kwargs), 1)
+        ratio = statistics.median(theirs) / statistics.median(ours)
+        rows.append((f"scoring {n} images, {label}", f"{n / statistics.median(ours):.0f} img/s ({spread(ours)})",
+                     f"{n / statistics.median(theirs):.0f} img/s ({spread(theirs)})",
+                     f"{ratio:.2f}x torch-fidelity (goal >= 0.95x)"))
+    return rows
+
+
+def _reference_from(scorer: Scorer, real: torch.Tensor) -> dict:
+    from torch_fidelity.metric_fid import fid_features_to_statistics
+
+    feats = scorer.features(real)[scorer.fid_layer]
+    return {"features": feats, "stats": fid_features_to_statistics(feats)}
+
+
+def cache_row(args, tmp: Path) -> tuple[str, str, str, str]:
+    ev = Evaluation(is_samples=1000, fid_real=1437, fid_fake=1000)
+    cache = tmp / "refcache"
+
+    def fresh():
+        Scorer(dataset="digits", image_size=8, evaluation=ev, cache_dir=cache).reference
+
+    cold = []
+    for _ in range(args.reps):
+        for f in cache.glob("ref-*.pt"):
+            f.unlink()
+        cold += timed(fresh, 1)
+    warm = timed(fresh, args.reps)
+    return ("reference statistics (digits train, 1437 images)", f"cached: {spread(warm)}",
+            f"recomputed: {spread(cold)}", f"saves {statistics.median(cold) - statistics.median(warm):.3f} s")
+
+
+def memory_row() -> tuple[str, str, str, str]:
+    """Peak RSS of one default-suite run (the slowest kind: wgan_gp at setting D), in a fresh process."""
+    code = ("import resource, torch; torch.set_num_threads(1)\n"
+            "from benchmark.suite import load_suite, expand\nfrom benchmark.launch import Resources\n"
+            "from benchmark.run import execute\n"
+            "spec = [s for s in expand(load_suite('suites/default.yaml')) if s.label == 'wgan_gp' and "
+            "s.setting == 'D'][0]\nr = Resources()\n"
+            "rec, _ = execute(spec, real=r.images(spec), scorer=r.scorer(spec), progress=False)\n"
+            "print(rec['status'], rec['peak_rss_mb'], rec['wall_seconds'])")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    status, rss, wall = out.stdout.split()[-3:]
+    return ("peak memory, one default-suite run (wgan_gp, D)", f"{float(rss):.0f} MiB RSS",
+            f"run took {float(wall):.0f} s ({status})", "budget: 4 GiB for make bench in all")
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if "model name" in line)
+        cpu = model
+    except (OSError, StopIteration):
+        pass
+    import os
+    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+            f"torch-fidelity {torch_fidelity.__version__}, Python {platform.python_version()}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--inception", action="store_true", help="add an Inception-v3 scoring row (slow on CPU)")
+    p.add_argument("--out", default=str(ROOT / "reports" / "perf" / "perf.md"))
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        rows = scoring_rows(args, tmp) + [cache_row(args, tmp), memory_row()]
+    header = ("| what | ours | alternative | result |", "|---|---|---|---|")
+    table = "\n".join([*header, *("| " + " | ".join(r) + " |" for r in rows)])
+    text = (f"# regbench performance\n\nMachine: {machine()}\n\nMeasured {time.strftime('%Y-%m-%d')} by "
+            f"`make perf` ({args.reps} repetitions, median and min-max).\n\n{table}\n")
+    print(text)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
