@@ -3,9 +3,13 @@
 Our own power iteration rather than torch's parametrization, so the protocol is
 the paper's: u (and v) persist across updates, ``power_iterations`` per forward
 in training mode (1 in the paper), a conv weight is read as (out, in*kh*kw),
-and in eval mode the stored vectors are used unchanged. Unlike torch's
-``spectral_norm`` we do not run 15 power iterations at construction: the
-paper's code starts from a random u, and so do we.
+and in eval mode the stored vectors are used unchanged; sigma = u^T W v.
+
+Where it differs from ``torch.nn.utils.parametrizations.spectral_norm``: we do
+not run 15 power iterations when a layer is wrapped (the paper's code starts
+from random vectors, and so do we). The iteration order is torch's (u from v,
+then v from u), so that on the same vectors both give the same weight (tested);
+the paper's Algorithm 1 starts from u, the same iteration half a step earlier.
 """
 import torch
 import torch.nn.functional as F
@@ -33,8 +37,8 @@ class SpectralNormalized(nn.Module):
             with torch.no_grad():
                 for _ in range(self.power_iterations):
                     # in place, so the vectors persist across updates (and in state_dict)
-                    self._v.copy_(F.normalize(mat.t() @ self._u, dim=0, eps=self.eps))
                     self._u.copy_(F.normalize(mat @ self._v, dim=0, eps=self.eps))
+                    self._v.copy_(F.normalize(mat.t() @ self._u, dim=0, eps=self.eps))
         # clones: autograd must not see the in-place updates of the next forward
         u, v = self._u.clone(), self._v.clone()
         sigma = torch.dot(u, mat @ v)
