@@ -45,12 +45,15 @@ def cmd_plan(args) -> int:
 def cmd_run(args) -> int:
     from .launch import Resources, run_suite
 
-    suite = _load(args.suite)
+    from .suite import override
+
+    suite = override(_load(args.suite), max_steps=args.max_steps, samples=args.samples)
     if args.data_root:
         suite = dataclasses.replace(suite, data_root=args.data_root)
     start = time.perf_counter()
     summary = run_suite(suite, results_root=Path(args.results), workers=args.workers, progress=not args.quiet,
-                        resources=Resources(inception_weights=args.inception_weights))
+                        resources=Resources(inception_weights=args.inception_weights),
+                        retry_failed=args.retry_failed)
     from .run import peak_rss_mb
 
     print(summary.line())
@@ -132,6 +135,16 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="regbench", description="Compare GAN discriminator regularizers.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -139,8 +152,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("suite")
     run.add_argument("--results", default="results", help="results root (default: results/)")
     run.add_argument("--launcher", choices=["local"], default="local")
-    run.add_argument("--workers", type=int, default=1, help="parallel worker processes (local launcher)")
+    run.add_argument("--workers", type=_positive, default=1, help="parallel worker processes (local launcher)")
     run.add_argument("--data-root", help="folder holding the dataset's files (overrides the suite's data_root)")
+    run.add_argument("--retry-failed", action="store_true", help="run again the runs whose result is 'failed'")
+    run.add_argument("--max-steps", type=_positive, help="smoke test: at most N generator updates per run")
+    run.add_argument("--samples", type=_positive, help="smoke test: at most N images per score")
     run.add_argument("--inception-weights", help=f"local copy of {INCEPTION_FILE} (or ${INCEPTION_ENV})")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(fn=cmd_run)
@@ -167,9 +183,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if getattr(args, "workers", 1) < 1:
-        print("regbench: error: --workers must be >= 1", file=sys.stderr)
-        return EXIT_BAD_INPUT
     from .data import DatasetUnavailable
     from .metrics import FeatureExtractorUnavailable
 

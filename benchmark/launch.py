@@ -15,7 +15,7 @@ from tqdm import tqdm
 from .data import load_images
 from .metrics import Scorer
 from .run import execute
-from .store import REFERENCE_DIR, finished_ids, write_json, write_result, write_samples
+from .store import CHECKPOINT_DIR, REFERENCE_DIR, finished_ids, write_json, write_result, write_samples
 from .suite import RunSpec, Suite, expand
 from .train import resolve_device
 
@@ -83,8 +83,8 @@ def real_data_path(results_dir: Path, scorer: Scorer) -> Path:
     return Path(results_dir) / REFERENCE_DIR / name
 
 
-def pending(specs: list[RunSpec], results_dir: Path) -> list[RunSpec]:
-    done = finished_ids(results_dir)
+def pending(specs: list[RunSpec], results_dir: Path, *, retry_failed: bool = False) -> list[RunSpec]:
+    done = finished_ids(results_dir, include_failed=not retry_failed)
     return [s for s in specs if s.run_id not in done]
 
 
@@ -98,46 +98,52 @@ def _init_worker(threads: int, inception_weights: str | None) -> None:
     _WORKER_RESOURCES = Resources(inception_weights=inception_weights)
 
 
-def _execute_in_worker(spec: RunSpec):
+def checkpoint_path(results_dir: Path, run_id: str) -> Path:
+    return Path(results_dir) / CHECKPOINT_DIR / f"{run_id}.pt"
+
+
+def _execute_in_worker(spec: RunSpec, results_dir: Path):
     record, samples = execute(spec, real=_WORKER_RESOURCES.images(spec), scorer=_WORKER_RESOURCES.scorer(spec),
-                              progress=False)
+                              progress=False, checkpoint=checkpoint_path(results_dir, spec.run_id))
     return record, None if samples is None else samples.numpy()
 
 
-def _results_in_process(todo: list[RunSpec], resources: Resources, progress: bool):
+def _results_in_process(todo: list[RunSpec], resources: Resources, progress: bool, results_dir: Path):
     for spec in todo:
         record, samples = execute(spec, real=resources.images(spec), scorer=resources.scorer(spec),
-                                  progress=progress)
+                                  progress=progress, checkpoint=checkpoint_path(results_dir, spec.run_id))
         yield record, None if samples is None else samples.numpy()
 
 
-def _results_in_workers(todo: list[RunSpec], workers: int, inception_weights: str | None):
+def _results_in_workers(todo: list[RunSpec], workers: int, inception_weights: str | None, results_dir: Path):
     threads = max(1, (os.cpu_count() or 1) // workers)
     ctx = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(threads, inception_weights)) as pool:
-        futures = [pool.submit(_execute_in_worker, spec) for spec in todo]
+        futures = [pool.submit(_execute_in_worker, spec, results_dir) for spec in todo]
         for future in as_completed(futures):
             yield future.result()
 
 
 def run_suite(suite: Suite, *, results_root: Path = Path("results"), workers: int = 1, progress: bool = True,
-              resources: Resources | None = None) -> SweepSummary:
+              resources: Resources | None = None, retry_failed: bool = False) -> SweepSummary:
     results_dir = Path(results_root) / suite.name
     specs = expand(suite)
-    todo = pending(specs, results_dir)
+    todo = pending(specs, results_dir, retry_failed=retry_failed)
     summary = SweepSummary(results_dir=results_dir, skipped=len(specs) - len(todo))
     start = time.perf_counter()
     resources = resources or Resources()
     resources.prepare(todo)  # fail fast, and fill the on-disk caches the workers then read
     resources.write_real_data(specs, results_dir)
-    results = (_results_in_workers(todo, workers, resources.inception_weights) if workers > 1 and len(todo) > 1
-               else _results_in_process(todo, resources, progress))
+    results = (_results_in_workers(todo, workers, resources.inception_weights, results_dir)
+               if workers > 1 and len(todo) > 1 else _results_in_process(todo, resources, progress, results_dir))
     bar = tqdm(total=len(todo), desc=f"sweep {suite.name}", unit="run", disable=not progress, file=sys.stderr)
     for record, samples in results:
         if samples is not None:  # samples first: a result file promises its samples exist
             write_samples(results_dir, record["run_id"], samples)
         write_result(results_dir, record)
+        if record["status"] != "failed":  # a failed run keeps its checkpoint for --retry-failed
+            checkpoint_path(results_dir, record["run_id"]).unlink(missing_ok=True)
         summary.counts[record["status"]] += 1
         bar.set_postfix({k: v for k, v in summary.counts.items() if v}, refresh=False)
         bar.update(1)

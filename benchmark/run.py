@@ -7,6 +7,7 @@ import resource
 import socket
 import time
 import traceback
+from pathlib import Path
 
 import torch
 import torch_fidelity
@@ -48,14 +49,27 @@ def base_record(spec: RunSpec) -> dict:
             "n_dis": spec.n_dis, "seed": spec.seed, "steps": spec.steps, "batch_size": spec.batch_size,
             "dataset": spec.dataset, "image_size": spec.image_size, "architecture": spec.architecture,
             "width": spec.width, "status": "failed", "error": None, "steps_done": 0,
+            "overrides": dict(spec.overrides), "resumed_from_step": None,
             "inception_score_mean": None, "inception_score_std": None, "fid": None, "kid_mean": None,
             "kid_std": None, "feature_extractor": None, "sec_per_100_updates": None}
 
 
-def execute(spec: RunSpec, *, real: torch.Tensor, scorer: Scorer,
-            progress: bool = True) -> tuple[dict, torch.Tensor | None]:
+def history_evaluator(spec: RunSpec, scorer: Scorer):
+    """IS/FID of a smaller sample, for the curves over training."""
+    n = spec.evaluation.history_samples
+
+    def evaluate(generator) -> dict:
+        images = to_uint8(generate(generator, n, z_dim=spec.z_dim, seed=spec.seed))
+        return {"samples": n, **scorer.score(images)}
+
+    return evaluate
+
+
+def execute(spec: RunSpec, *, real: torch.Tensor, scorer: Scorer, progress: bool = True,
+            checkpoint: Path | None = None) -> tuple[dict, torch.Tensor | None]:
     """Run one spec on ``real`` (uint8 training images); a problem inside the run becomes status ``failed``.
 
+    ``checkpoint``: where training state is saved (every ``checkpoint_every`` updates) and resumed from.
     Returns the result record and a uint8 grid of samples (or None).
     """
     record = base_record(spec)
@@ -66,9 +80,11 @@ def execute(spec: RunSpec, *, real: torch.Tensor, scorer: Scorer,
     try:
         record["feature_extractor"] = scorer.extractor_name
         record["protocol"] = scorer.protocol()
-        outcome = train(spec, real, progress=progress)
+        outcome = train(spec, real, progress=progress, evaluate=history_evaluator(spec, scorer),
+                        checkpoint=checkpoint)
         record.update(status=outcome.status, error=outcome.error, steps_done=outcome.steps_done,
-                      sec_per_100_updates=outcome.sec_per_100_updates, history=outcome.history)
+                      sec_per_100_updates=outcome.sec_per_100_updates, history=outcome.history,
+                      resumed_from_step=outcome.resumed_from)
         if outcome.status == "ok":
             ev = spec.evaluation
             n = max(ev.is_samples, ev.fid_fake, ev.sample_grid)

@@ -17,6 +17,7 @@ REQUIRED_FIELDS = ("suite", "run_id", "regularizer", "setting", "lr", "beta1", "
                    "status", "inception_score_mean", "inception_score_std", "fid", "feature_extractor",
                    "sec_per_100_updates", "error")
 STATUSES = ("ok", "diverged", "failed")
+CHECKPOINT_DIR = "checkpoints"  # training state of unfinished runs, removed when the run's result is written
 REFERENCE_DIR = "reference"  # scores of real data, beside the runs (not a run: not matched by *.json)
 
 
@@ -70,8 +71,13 @@ def read_samples(results_dir: Path, run_id: str) -> np.ndarray | None:
         return f["images"]
 
 
-def finished_ids(results_dir: Path) -> set[str]:
-    return {p.stem for p in Path(results_dir).glob("*.json")} if Path(results_dir).is_dir() else set()
+def finished_ids(results_dir: Path, *, include_failed: bool = True) -> set[str]:
+    if not Path(results_dir).is_dir():
+        return set()
+    paths = Path(results_dir).glob("*.json")
+    if include_failed:
+        return {p.stem for p in paths}
+    return {p.stem for p in paths if json.loads(p.read_text()).get("status") != "failed"}
 
 
 def read_results(results_dir: Path) -> list[dict]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ class Evaluation:
     fid_fake: int = 5000
     batch_size: int = 256
     sample_grid: int = 64  # images saved per run for the report's sample grids
+    history_every: int = 0  # IS/FID over training, every N updates (0: only at the end)
+    history_samples: int = 1000  # generated images for each of those (IS and FID alike)
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,11 @@ class Suite:
     seeds: tuple[int, ...] = (0,)
     batch_size: int = 64
     log_every: int = 50
+    track_sn_every: int = 1000  # record each D layer's spectral norm every N updates (and at the end)
+    checkpoint_every: int = 0  # save the training state every N updates (0: never); resumed on rerun
     device: str = "auto"
     evaluation: Evaluation = field(default_factory=Evaluation)
+    overrides: tuple[tuple[str, int], ...] = ()  # --max-steps/--samples: recorded in every result
 
 
 @dataclass(frozen=True)
@@ -102,13 +107,18 @@ class RunSpec:
     steps: int
     batch_size: int
     log_every: int
+    track_sn_every: int
+    checkpoint_every: int
     device: str
     evaluation: Evaluation
+    overrides: tuple[tuple[str, int], ...] = ()
 
     def config(self) -> dict:
-        """What defines the run's outcome: hashed into its id. Paths and devices are not in it."""
+        """What defines the run's outcome: hashed into its id. Paths, devices, names and how often the run
+        is logged, probed or checkpointed (none of which changes its numbers) are not in it."""
         out = asdict(self)
-        for key in ("suite", "data_root", "device", "label", "setting"):
+        for key in ("suite", "data_root", "device", "label", "setting", "log_every", "track_sn_every",
+                    "checkpoint_every", "overrides"):
             out.pop(key)
         return out
 
@@ -136,6 +146,8 @@ _SIMPLE = {  # key -> (accepted types, check, what the check wants)
     "steps": (int, lambda v: v > 0, "> 0"),
     "batch_size": (int, lambda v: v > 0, "> 0"),
     "log_every": (int, lambda v: v > 0, "> 0"),
+    "track_sn_every": (int, lambda v: v > 0, "> 0"),
+    "checkpoint_every": (int, lambda v: v >= 0, ">= 0 (0: no checkpoints)"),
     "device": (str, lambda v: v == "auto" or v == "cpu" or v.startswith("cuda"), "auto, cpu or cuda[:N]"),
 }
 _REQUIRED = ("dataset", "regularizers", "settings", "steps")
@@ -227,7 +239,7 @@ class _Checker:
         for key, v in entry.items():
             if key == "fid_real_split":
                 self.typed(v, f"evaluation.{key}", str)
-            elif self.typed(v, f"evaluation.{key}", int) < 1:
+            elif self.typed(v, f"evaluation.{key}", int) < (0 if key == "history_every" else 1):
                 raise self.fail(f"evaluation.{key}", f"must be >= 1, got {v}")
         ev = Evaluation(**entry)
         if ev.is_samples < ev.is_splits:
@@ -237,7 +249,7 @@ class _Checker:
 
 def parse_suite(raw: Any, *, path: str, default_name: str) -> Suite:
     check = _Checker(path)
-    top = check.mapping(raw, "", [f.name for f in fields(Suite) if f.name != "path"])
+    top = check.mapping(raw, "", [f.name for f in fields(Suite) if f.name not in ("path", "overrides")])
     for key in _REQUIRED:
         if key not in top:
             raise check.fail(key, "missing (a suite needs dataset, regularizers, settings and steps)")
@@ -291,5 +303,25 @@ def expand(suite: Suite) -> list[RunSpec]:
                     z_dim=suite.z_dim, loss=loss, regularizer=reg.name, label=reg.label, params=reg.params,
                     setting=s.name, lr=s.lr, beta1=s.beta1, beta2=s.beta2, n_dis=s.n_dis, seed=seed,
                     steps=suite.steps, batch_size=suite.batch_size, log_every=suite.log_every,
-                    device=suite.device, evaluation=suite.evaluation))
+                    track_sn_every=suite.track_sn_every, checkpoint_every=suite.checkpoint_every,
+                    device=suite.device, evaluation=suite.evaluation, overrides=suite.overrides))
     return runs
+
+
+def override(suite: Suite, *, max_steps: int | None = None, samples: int | None = None) -> Suite:
+    """A smoke-test copy of a suite: at most ``max_steps`` updates and ``samples`` images per score.
+
+    The changed values enter every run's config (so its id), and the overrides are recorded in every
+    result: a shortened run can never pass for a full one.
+    """
+    if max_steps is None and samples is None:
+        return suite
+    changes: dict[str, Any] = {}
+    if max_steps is not None:
+        changes["steps"] = min(suite.steps, max_steps)
+    if samples is not None:
+        ev = suite.evaluation
+        counts = {k: min(getattr(ev, k), samples) for k in ("is_samples", "fid_real", "fid_fake", "history_samples")}
+        changes["evaluation"] = replace(ev, **counts, is_splits=min(ev.is_splits, counts["is_samples"]))
+    recorded = tuple((k, v) for k, v in (("max_steps", max_steps), ("samples", samples)) if v is not None)
+    return replace(suite, **changes, overrides=recorded)

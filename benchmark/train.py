@@ -7,8 +7,11 @@ the run's regularizer overrides (see regularizers/base.py).
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -17,6 +20,7 @@ from tqdm import tqdm
 from .data import to_unit_range
 from .losses import create_loss
 from .models import create_models
+from .probes import named_weight_layers, spectral_norms
 from .regularizers import Regularizer, create_regularizer
 from .suite import RunSpec
 
@@ -30,6 +34,7 @@ class TrainOutcome:
     sec_per_100_updates: float | None
     history: dict = field(default_factory=dict)
     error: str | None = None
+    resumed_from: int | None = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -51,8 +56,37 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)  # kernels run async: the clock must wait for them
 
 
-def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True) -> TrainOutcome:
-    """Train on ``real`` (uint8, N x C x H x W) for ``spec.steps`` generator updates."""
+class Checkpoint:
+    """A run's full training state, saved atomically every ``checkpoint_every`` updates."""
+
+    def __init__(self, path: Path | None):
+        self.path = Path(path) if path else None
+
+    def exists(self) -> bool:
+        return self.path is not None and self.path.exists()
+
+    def save(self, state: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.path)  # a kill mid-save leaves the previous checkpoint intact
+
+    def load(self) -> dict:
+        return torch.load(self.path, map_location="cpu", weights_only=False)
+
+    def remove(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
+          evaluate: Callable[[nn.Module], dict] | None = None, checkpoint: Path | None = None) -> TrainOutcome:
+    """Train on ``real`` (uint8, N x C x H x W) for ``spec.steps`` generator updates.
+
+    ``evaluate(generator)`` is called every ``evaluation.history_every`` updates for the history; ``checkpoint`` is
+    where the state is saved every ``spec.checkpoint_every`` updates and resumed from if it exists.
+    Evaluation, spectral-norm probes and checkpoints are kept off the clock.
+    """
     device = resolve_device(spec.device)
     torch.manual_seed(spec.seed)
     data_rng = torch.Generator().manual_seed(spec.seed)
@@ -70,15 +104,56 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True) -> TrainO
     # iteration per D update) unless D has batch statistics, which must see them apart.
     joint = not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in d.modules())
 
-    history = {"step": [], "d_loss": [], "g_loss": []}
+    history = {"step": [], "d_loss": [], "g_loss": [],
+               "sn_layers": [name for name, _ in named_weight_layers(d)], "sn_step": [], "sn": [],
+               "eval_step": [], "eval": []}
+    ckpt, start_step, train_seconds, resumed_from = Checkpoint(checkpoint), 0, 0.0, None
+    if ckpt.exists():
+        state = ckpt.load()
+        g.load_state_dict(state["g"]), d.load_state_dict(state["d"])
+        opt_g.load_state_dict(state["opt_g"]), opt_d.load_state_dict(state["opt_d"])
+        torch.set_rng_state(state["rng"]), data_rng.set_state(state["data_rng"])
+        if device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
+        history, start_step, train_seconds = state["history"], state["step"], state["train_seconds"]
+        resumed_from = start_step
+
+    def due(step: int) -> bool:
+        return any(every and step % every == 0
+                   for every in (spec.track_sn_every, spec.evaluation.history_every if evaluate else 0,
+                                 spec.checkpoint_every if ckpt.path else 0))
+
+    def off_clock(step: int) -> None:
+        """The periodic work that must not count as training time."""
+        last = step == spec.steps
+        if step % spec.track_sn_every == 0 or last:
+            history["sn_step"].append(step)
+            history["sn"].append(spectral_norms(d))
+        every = spec.evaluation.history_every
+        if evaluate is not None and every and (step % every == 0 or last):
+            g.eval()
+            history["eval_step"].append(step)
+            history["eval"].append(evaluate(g))
+            g.train()
+        if ckpt.path is not None and spec.checkpoint_every and step % spec.checkpoint_every == 0 and not last:
+            ckpt.save({"g": g.state_dict(), "d": d.state_dict(), "opt_g": opt_g.state_dict(),
+                       "opt_d": opt_d.state_dict(), "rng": torch.get_rng_state(), "data_rng": data_rng.get_state(),
+                       "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                       "history": history, "step": step, "train_seconds": train_seconds,
+                       "config_hash": spec.config_hash})
+
     d_sum = torch.zeros((), device=device)
     g_sum = torch.zeros((), device=device)
-    status, error, step = "ok", None, 0
+    status, error, step, logged = "ok", None, start_step, start_step
     g.train(), d.train()
-    bar = tqdm(total=spec.steps, desc=spec.label, unit="upd", leave=False, disable=not progress)
+    if start_step == 0:
+        history["sn_step"].append(0)
+        history["sn"].append(spectral_norms(d))
+    bar = tqdm(total=spec.steps, initial=start_step, desc=spec.label, unit="upd", leave=False,
+               disable=not progress)
     _sync(device)
-    start = time.perf_counter()
-    for step in range(1, spec.steps + 1):
+    clock = time.perf_counter()
+    for step in range(start_step + 1, spec.steps + 1):
         for _ in range(spec.n_dis):
             x = to_unit_range(real[torch.randint(n, (b,), generator=data_rng).to(device)])
             with torch.no_grad():
@@ -101,9 +176,13 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True) -> TrainO
         opt_g.step()
         d_sum += d_loss.detach()
         g_sum += g_loss.detach()
+        if not (step % spec.log_every == 0 or step == spec.steps or due(step)):
+            continue
+        # the loop's only host syncs: to log, to catch NaN/inf, and to stop the clock for the periodic work
+        _sync(device)
+        train_seconds += time.perf_counter() - clock
         if step % spec.log_every == 0 or step == spec.steps:
-            # the one host sync of the loop: every log_every updates, to log and to catch NaN/inf
-            k = step - (history["step"][-1] if history["step"] else 0)
+            k, logged = step - logged, step
             d_mean, g_mean = d_sum.item() / k, g_sum.item() / k
             d_sum.zero_(), g_sum.zero_()
             history["step"].append(step)
@@ -114,13 +193,13 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True) -> TrainO
                 status = "diverged"
                 error = f"non-finite loss by update {step} (D {d_mean}, G {g_mean})"
                 break
-    _sync(device)
-    elapsed = time.perf_counter() - start
+        off_clock(step)
+        clock = time.perf_counter()
     bar.close()
     g.eval(), d.eval()
     return TrainOutcome(generator=g, discriminator=d, status=status, steps_done=step,
-                        sec_per_100_updates=100.0 * elapsed / step if step else None,
-                        history=history, error=error)
+                        sec_per_100_updates=100.0 * train_seconds / step if step else None,
+                        history=history, error=error, resumed_from=resumed_from)
 
 
 @torch.no_grad()

@@ -1,0 +1,109 @@
+"""What a run records beyond its scores: spectral norms per layer, history, checkpoints and resume, overrides."""
+import json
+
+import pytest
+import torch
+
+from benchmark.cli import main
+from benchmark.data import load_images
+from benchmark.regularizers import REGULARIZERS, Regularizer, register_regularizer, weight_layers
+from benchmark.suite import expand, load_suite, parse_suite
+from benchmark.train import train
+
+
+def spec_for(regularizer, **overrides):
+    raw = {"dataset": "digits", "image_size": 8, "width": 0.125, "regularizers": [regularizer], "settings": ["D"],
+           "steps": 20, "batch_size": 8, "log_every": 5, "track_sn_every": 10, **overrides}
+    return expand(parse_suite(raw, path="test", default_name="test"))[0]
+
+
+@pytest.fixture(scope="module")
+def real():
+    return load_images("digits", split="train", size=8)
+
+
+def test_spectral_norm_tracking(real):
+    sn = train(spec_for("spectral_norm", steps=100, track_sn_every=50), real, progress=False)
+    hist = sn.history
+    assert hist["sn_step"] == [0, 50, 100]
+    assert len(hist["sn_layers"]) == 8 and all(len(row) == 8 for row in hist["sn"])
+    # one power iteration per update tracks the moving weights closely, not exactly (as in the paper)
+    assert all(v == pytest.approx(1.0, abs=0.1) for v in hist["sn"][-1])
+    assert max(hist["sn"][0]) > 1.2  # at step 0 u, v are random: far from converged
+
+    plain = train(spec_for("none"), real, progress=False)
+    raw = [torch.linalg.svdvals(layer.weight.detach().flatten(1))[0].item()
+           for layer in weight_layers(plain.discriminator)]
+    assert plain.history["sn"][-1] == pytest.approx(raw, rel=1e-5)
+
+
+def test_history_records_scores_with_their_sample_counts(write_suite, tmp_path):
+    suite = write_suite({"regularizers": ["none"], "settings": ["C"], "steps": 6,
+                         "evaluation": {"is_samples": 100, "is_splits": 2, "fid_real": 200, "fid_fake": 100,
+                                        "history_every": 3, "history_samples": 50}})
+    assert main(["run", str(suite), "--results", str(tmp_path), "--quiet"]) == 0
+    (result,) = [json.loads(p.read_text()) for p in (tmp_path / "tiny").glob("*.json")]
+    hist = result["history"]
+    assert hist["eval_step"] == [3, 6]
+    assert all(e["samples"] == 50 and e["fid"] > 0 and e["inception_score_mean"] >= 1 for e in hist["eval"])
+
+
+@pytest.fixture
+def flaky():
+    """A regularizer that raises on its 12th D step while ``flaky.armed`` is true."""
+
+    @register_regularizer("test_flaky")
+    class Flaky(Regularizer):
+        armed, calls = True, 0
+
+        def after_d_step(self, discriminator):
+            type(self).calls += 1
+            if type(self).armed and type(self).calls == 12:
+                raise RuntimeError("interrupted")
+
+    yield Flaky
+    REGULARIZERS._entries.pop("test_flaky"), REGULARIZERS._origins.pop("test_flaky")
+
+
+def test_resume_from_checkpoint_gives_the_uninterrupted_result(flaky, real, tmp_path):
+    spec = spec_for("test_flaky", settings=["C"], checkpoint_every=5)  # n_dis 1: the 12th D step is update 12
+    ckpt = tmp_path / "run.pt"
+    with pytest.raises(RuntimeError, match="interrupted"):
+        train(spec, real, progress=False, checkpoint=ckpt)
+    assert torch.load(ckpt, weights_only=False)["step"] == 10
+    flaky.armed = False
+    resumed = train(spec, real, progress=False, checkpoint=ckpt)
+    assert resumed.resumed_from == 10 and resumed.steps_done == spec.steps and resumed.status == "ok"
+    assert resumed.history["step"] == [5, 10, 15, 20]
+    fresh = train(spec, real, progress=False)
+    # same RNG streams: the resumed run ends where the uninterrupted one does
+    for a, b in zip(resumed.generator.state_dict().values(), fresh.generator.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    assert resumed.history["d_loss"][-1] == pytest.approx(fresh.history["d_loss"][-1], rel=1e-3)
+
+
+def test_failed_run_is_resumed_with_retry_failed(flaky, write_suite, tmp_path):
+    suite = write_suite({"regularizers": ["test_flaky"], "settings": ["C"], "steps": 20, "checkpoint_every": 5})
+    args = ["run", str(suite), "--results", str(tmp_path), "--quiet"]
+    assert main(args) == 1  # a failed run: non-zero, the sweep itself went on
+    (path,) = (tmp_path / "tiny").glob("*.json")
+    assert json.loads(path.read_text())["status"] == "failed"
+    assert main(args) == 0  # without --retry-failed the failed result stands
+    assert json.loads(path.read_text())["status"] == "failed"
+    flaky.armed = False
+    assert main(args + ["--retry-failed"]) == 0
+    result = json.loads(path.read_text())
+    assert result["status"] == "ok" and result["resumed_from_step"] == 10 and result["steps_done"] == 20
+    assert not list((tmp_path / "tiny" / "checkpoints").glob("*"))
+
+
+def test_max_steps_and_samples_overrides_are_recorded(write_suite, tmp_path):
+    suite = write_suite({"steps": 1000, "regularizers": ["none"], "settings": ["C"]})
+    assert main(["run", str(suite), "--results", str(tmp_path), "--quiet", "--max-steps", "3",
+                 "--samples", "40"]) == 0
+    (result,) = [json.loads(p.read_text()) for p in (tmp_path / "tiny").glob("*.json")]
+    assert result["steps"] == 3 and result["steps_done"] == 3
+    assert result["overrides"] == {"max_steps": 3, "samples": 40}
+    assert result["protocol"]["is_samples"] == 40 and result["protocol"]["fid_real"] == 40
+    full = expand(load_suite(suite))[0]
+    assert result["run_id"] != full.run_id  # a smoke test never passes for the full run
