@@ -10,7 +10,7 @@ from ..registry import Registry
 
 ARCHITECTURES = Registry("architecture")
 
-for _name in ("standard_cnn",):
+for _name in ("standard_cnn", "resnet"):
     import_module(f"{__name__}.{_name}")
 
 
