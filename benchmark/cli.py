@@ -19,10 +19,10 @@ class UserError(Exception):
 
 
 def _load(path: str):
-    from .suite import SuiteError, load_suite
+    from .suite import SuiteError, load_suites
 
     try:
-        return load_suite(path)
+        return load_suites(path)
     except SuiteError as exc:
         raise UserError(str(exc)) from None
 
@@ -32,13 +32,13 @@ def cmd_plan(args) -> int:
 
     from .suite import expand
 
-    suite = _load(args.suite)
-    rows = [{"run_id": s.run_id, "regularizer": s.label, "loss": s.loss, "setting": s.setting, "lr": s.lr,
-             "beta1": s.beta1, "beta2": s.beta2, "n_dis": s.n_dis, "seed": s.seed, "steps": s.steps}
-            for s in expand(suite)]
-    print(pd.DataFrame(rows).to_string(index=False))
-    print(f"\n{len(rows)} runs in suite {suite.name!r} ({suite.dataset}, {suite.image_size}px, "
-          f"{suite.architecture} width {suite.width})")
+    for i, suite in enumerate(_load(args.suite)):
+        rows = [{"run_id": s.run_id, "regularizer": s.label, "loss": s.loss, "setting": s.setting, "lr": s.lr,
+                 "beta1": s.beta1, "beta2": s.beta2, "n_dis": s.n_dis, "seed": s.seed, "steps": s.steps}
+                for s in expand(suite)]
+        print(("\n" if i else "") + pd.DataFrame(rows).to_string(index=False))
+        print(f"\n{len(rows)} runs in suite {suite.name!r} ({suite.dataset}, {suite.image_size}px, "
+              f"{suite.architecture} width {suite.width})")
     return 0
 
 
@@ -47,21 +47,24 @@ def cmd_run(args) -> int:
 
     from .suite import override
 
-    suite = override(_load(args.suite), max_steps=args.max_steps, samples=args.samples)
-    if args.data_root:
-        suite = dataclasses.replace(suite, data_root=args.data_root)
-    start = time.perf_counter()
-    summary = run_suite(suite, results_root=Path(args.results), workers=args.workers, progress=not args.quiet,
-                        resources=Resources(inception_weights=args.inception_weights),
-                        retry_failed=args.retry_failed)
     from .run import peak_rss_mb
 
-    print(summary.line())
+    suites = [override(s, max_steps=args.max_steps, samples=args.samples) for s in _load(args.suite)]
+    if args.data_root:
+        suites = [dataclasses.replace(s, data_root=args.data_root) for s in suites]
+    start = time.perf_counter()
+    resources = Resources(inception_weights=args.inception_weights)
+    failed = 0
+    for suite in suites:
+        summary = run_suite(suite, results_root=Path(args.results), workers=args.workers,
+                            progress=not args.quiet, resources=resources, retry_failed=args.retry_failed)
+        failed += summary.counts["failed"]
+        print(summary.line())
     driver, worker = peak_rss_mb(), peak_rss_mb(resource.RUSAGE_CHILDREN)
     memory = f"peak memory: driver {driver:.0f} MiB" + (
         f", largest worker {worker:.0f} MiB (x{args.workers} workers)" if args.workers > 1 else "")
     print(f"total wall time: {time.perf_counter() - start:.1f} s; {memory}")
-    return 1 if summary.counts["failed"] else 0
+    return 1 if failed else 0
 
 
 def cmd_score(args) -> int:

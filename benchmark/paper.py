@@ -16,5 +16,15 @@ def paper() -> dict:
 
 
 def settings() -> dict[str, dict]:
-    """Table 1: the named optimizer settings A-F."""
-    return paper()["settings"]
+    """The named optimizer settings: Table 1's A-F, and ``resnet`` (App. B.2, used for the ResNets)."""
+    return {**paper()["settings"], "resnet": paper()["resnet_setting"]}
+
+
+def table2(dataset: str, architecture: str) -> dict[str, dict]:
+    """Table 2's published scores for a dataset and architecture (empty if the paper has none)."""
+    key = {"standard_cnn": "standard_cnn", "resnet": "resnet_hinge"}.get(architecture)
+    return paper()["table2"].get(dataset, {}).get(key, {}) if key else {}
+
+
+def real_data(dataset: str) -> dict | None:
+    return paper()["table2"].get(dataset, {}).get("real_data")

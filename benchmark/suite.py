@@ -8,6 +8,7 @@ names the file and the field.
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -55,6 +56,7 @@ class RegularizerSpec:
     label: str  # the row name in reports; differs from name for variants such as a hinge-loss SN
     params: tuple[tuple[str, Any], ...] = ()
     loss: str | None = None  # overrides both the regularizer's and the suite's loss
+    steps: int | None = None  # overrides the suite's steps (the paper's "2x updates" rows)
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class Suite:
     device: str = "auto"
     evaluation: Evaluation = field(default_factory=Evaluation)
     overrides: tuple[tuple[str, int], ...] = ()  # --max-steps/--samples: recorded in every result
+    steps_cap: int | None = None  # --max-steps, applied to per-regularizer steps too
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,7 @@ _SIMPLE = {  # key -> (accepted types, check, what the check wants)
 }
 _REQUIRED = ("dataset", "regularizers", "settings", "steps")
 _SETTING_KEYS = {"name": str, "lr": (float, int), "beta1": (float, int), "beta2": (float, int), "n_dis": int}
+_OPTIMIZER_KEYS = ("lr", "beta1", "beta2", "n_dis")
 
 
 def _type_ok(value: Any, types) -> bool:
@@ -198,10 +202,16 @@ class _Checker:
             if item not in named:
                 raise self.fail(where, f"unknown setting {item!r}; named settings: {', '.join(named)}")
             return Setting(name=item, **named[item])
-        entry = self.mapping(item, where, _SETTING_KEYS)
+        entry = self.mapping(item, where, [*_SETTING_KEYS, "base"])
+        if "base" in entry:  # a named setting with some values changed, e.g. {name: D-n1, base: D, n_dis: 1}
+            base = self.typed(entry.pop("base"), f"{where}.base", str)
+            if base not in named:
+                raise self.fail(f"{where}.base", f"unknown setting {base!r}; named settings: {', '.join(named)}")
+            entry = {**named[base], **entry}
         missing = [k for k in _SETTING_KEYS if k not in entry]
         if missing:
-            raise self.fail(f"{where}.{missing[0]}", "missing (a setting needs name, lr, beta1, beta2, n_dis)")
+            raise self.fail(f"{where}.{missing[0]}", "missing (a setting needs name, lr, beta1, beta2, n_dis, "
+                                                     "or name and base)")
         for key, types in _SETTING_KEYS.items():
             self.typed(entry[key], f"{where}.{key}", types)
         if entry["lr"] <= 0:
@@ -217,7 +227,7 @@ class _Checker:
     def regularizer(self, item: Any, where: str) -> RegularizerSpec:
         if isinstance(item, str):
             item = {"name": item}
-        entry = self.mapping(item, where, ("name", "label", "loss", "params"))
+        entry = self.mapping(item, where, ("name", "label", "loss", "params", "steps"))
         name = self.typed(entry.get("name"), f"{where}.name", str)
         try:
             cls = REGULARIZERS.get(name)
@@ -227,12 +237,16 @@ class _Checker:
         loss = entry.get("loss")
         if loss is not None and loss not in LOSSES:
             raise self.fail(f"{where}.loss", f"unknown loss {loss!r}; registered: {', '.join(LOSSES.names())}")
+        steps = entry.get("steps")
+        if steps is not None and self.typed(steps, f"{where}.steps", int) < 1:
+            raise self.fail(f"{where}.steps", f"must be > 0, got {steps}")
         params = self.typed(entry.get("params", {}), f"{where}.params", dict)
         try:
             resolved = cls.resolve_params(params)
         except BadHyperparameter as exc:
             raise self.fail(f"{where}.params", str(exc)) from None
-        return RegularizerSpec(name=name, label=label, params=tuple(sorted(resolved.items())), loss=loss)
+        return RegularizerSpec(name=name, label=label, params=tuple(sorted(resolved.items())), loss=loss,
+                               steps=steps)
 
     def evaluation(self, value: Any) -> Evaluation:
         entry = self.mapping(value, "evaluation", [f.name for f in fields(Evaluation)])
@@ -249,7 +263,7 @@ class _Checker:
 
 def parse_suite(raw: Any, *, path: str, default_name: str) -> Suite:
     check = _Checker(path)
-    top = check.mapping(raw, "", [f.name for f in fields(Suite) if f.name not in ("path", "overrides")])
+    top = check.mapping(raw, "", [f.name for f in fields(Suite) if f.name not in ("path", "overrides", "steps_cap")])
     for key in _REQUIRED:
         if key not in top:
             raise check.fail(key, "missing (a suite needs dataset, regularizers, settings and steps)")
@@ -277,17 +291,36 @@ def parse_suite(raw: Any, *, path: str, default_name: str) -> Suite:
     return Suite(**values)
 
 
-def load_suite(path: str | Path) -> Suite:
+def load_suites(path: str | Path) -> list[Suite]:
+    """The suites of a file: one per YAML document (``---``); with several, each must have a name."""
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
         raise SuiteError(f"{path}: cannot read suite ({exc.strerror})") from None
     try:
-        raw = yaml.safe_load(text)
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         raise SuiteError(f"{path}: not valid YAML: {exc}") from None
-    return parse_suite(raw, path=str(path), default_name=path.stem)
+    if not docs:
+        raise SuiteError(f"{path}: empty suite file")
+    if len(docs) > 1:
+        for i, doc in enumerate(docs):
+            if not isinstance(doc, dict) or "name" not in doc:
+                raise SuiteError(f"{path}: document {i + 1}: name: missing (a file of several suites names each)")
+    suites = [parse_suite(doc, path=str(path) if len(docs) == 1 else f"{path} (document {i + 1})",
+                          default_name=path.stem) for i, doc in enumerate(docs)]
+    names = [s.name for s in suites]
+    if len(set(names)) < len(names):
+        raise SuiteError(f"{path}: name: two suites named {next(n for n in names if names.count(n) > 1)!r}")
+    return suites
+
+
+def load_suite(path: str | Path) -> Suite:
+    suites = load_suites(path)
+    if len(suites) > 1:
+        raise SuiteError(f"{path}: holds {len(suites)} suites; expected one")
+    return suites[0]
 
 
 def expand(suite: Suite) -> list[RunSpec]:
@@ -302,7 +335,8 @@ def expand(suite: Suite) -> list[RunSpec]:
                     image_size=suite.image_size, architecture=suite.architecture, width=suite.width,
                     z_dim=suite.z_dim, loss=loss, regularizer=reg.name, label=reg.label, params=reg.params,
                     setting=s.name, lr=s.lr, beta1=s.beta1, beta2=s.beta2, n_dis=s.n_dis, seed=seed,
-                    steps=suite.steps, batch_size=suite.batch_size, log_every=suite.log_every,
+                    steps=min(reg.steps or suite.steps, suite.steps_cap or math.inf),
+                    batch_size=suite.batch_size, log_every=suite.log_every,
                     track_sn_every=suite.track_sn_every, checkpoint_every=suite.checkpoint_every,
                     device=suite.device, evaluation=suite.evaluation, overrides=suite.overrides))
     return runs
@@ -319,6 +353,7 @@ def override(suite: Suite, *, max_steps: int | None = None, samples: int | None 
     changes: dict[str, Any] = {}
     if max_steps is not None:
         changes["steps"] = min(suite.steps, max_steps)
+        changes["steps_cap"] = max_steps
     if samples is not None:
         ev = suite.evaluation
         counts = {k: min(getattr(ev, k), samples) for k in ("is_samples", "fid_real", "fid_fake", "history_samples")}

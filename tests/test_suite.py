@@ -20,6 +20,8 @@ BAD = [
     ({"evaluation": {"is_sample": 10}}, (), "evaluation.is_sample"),
     ({}, ("steps",), "steps"),
     ({"image_size": 12}, (), "image_size"),
+    ({"settings": [{"name": "x", "base": "Q"}]}, (), "settings[0].base"),
+    ({"regularizers": [{"name": "none", "steps": 0}]}, (), "regularizers[0].steps"),
 ]
 
 
@@ -81,3 +83,18 @@ def test_plan_prints_every_run(write_suite, capsys):
     assert main(["plan", str(write_suite())]) == 0
     out = capsys.readouterr().out
     assert "4 runs" in out and "spectral_norm" in out and "0.001" in out
+
+
+def test_a_file_of_several_suites_needs_names(tmp_path, capsys):
+    path = tmp_path / "two.yaml"
+    path.write_text("dataset: digits\nregularizers: [none]\nsettings: [C]\nsteps: 1\n---\n"
+                    "dataset: digits\nregularizers: [none]\nsettings: [D]\nsteps: 1\n")
+    assert main(["plan", str(path)]) == 2
+    assert "document 1: name: missing" in capsys.readouterr().err
+
+
+def test_setting_from_a_named_base(write_suite):
+    (run,) = expand(load_suite(write_suite({"settings": [{"name": "D1", "base": "D", "n_dis": 1}],
+                                            "regularizers": ["none"]})))
+    d = paper.settings()["D"]
+    assert (run.setting, run.lr, run.beta1, run.beta2, run.n_dis) == ("D1", d["lr"], d["beta1"], d["beta2"], 1)

@@ -1,0 +1,65 @@
+"""The paper's experiments as suites: every run carries Table 1's values (read from the reference data)."""
+from pathlib import Path
+
+import pytest
+
+from benchmark import paper
+from benchmark.suite import expand, load_suite, load_suites
+
+SUITES = Path(__file__).resolve().parents[1] / "suites"
+SEVEN = {"weight_clipping", "wgan_gp", "batch_norm", "layer_norm", "weight_norm", "orthonormal", "spectral_norm"}
+
+
+def optimizer(run):
+    return {"lr": run.lr, "beta1": run.beta1, "beta2": run.beta2, "n_dis": run.n_dis}
+
+
+@pytest.mark.parametrize("name,dataset,size,steps", [("paper-cifar10", "cifar10", 32, 100000),
+                                                      ("paper-stl10", "stl10", 48, 100000)])
+def test_standard_cnn_suites(name, dataset, size, steps):
+    suite = load_suite(SUITES / f"{name}.yaml")
+    runs = expand(suite)
+    assert (suite.dataset, suite.image_size, suite.architecture, suite.batch_size) == (dataset, size,
+                                                                                      "standard_cnn", 64)
+    assert {r.regularizer for r in runs} >= SEVEN
+    table1 = paper.paper()["settings"]
+    for label in {r.label for r in runs}:
+        mine = {r.setting: optimizer(r) for r in runs if r.label == label}
+        assert mine == table1, label  # all six settings, exactly as Table 1
+    labels = {r.label: r for r in runs}
+    assert labels["spectral_norm_hinge"].loss == "hinge" and labels["orthonormal_hinge"].loss == "hinge"
+    assert labels["gan_gp"].regularizer == "wgan_gp" and labels["gan_gp"].loss == "standard"
+    assert labels["wgan_gp"].loss == "wasserstein" and labels["weight_clipping"].loss == "standard"
+    protocol = paper.paper()["protocol"]
+    ev = suite.evaluation
+    assert (ev.is_samples, ev.is_splits, ev.fid_real, ev.fid_fake) == (
+        protocol["is_samples"], protocol["is_splits"], protocol["fid_real"], protocol["fid_fake"])
+    assert all(r.steps == protocol["generator_updates"] * (2 if "2x_updates" in r.label else 1) for r in runs)
+    if dataset == "stl10":
+        assert {"orthonormal_2x_updates", "spectral_norm_2x_updates", "spectral_norm_hinge_2x_updates"} <= set(labels)
+    # every Table 2 row of this dataset has a run with the same label
+    assert set(paper.table2(dataset, "standard_cnn")) <= set(labels)
+
+
+def test_resnet_suites():
+    suites = load_suites(SUITES / "paper-resnet.yaml")
+    assert [(s.dataset, s.image_size) for s in suites] == [("cifar10", 32), ("stl10", 48)]
+    for suite in suites:
+        runs = expand(suite)
+        assert {r.regularizer for r in runs} == {"spectral_norm", "orthonormal"}
+        assert all(r.architecture == "resnet" and r.loss == "hinge" for r in runs)
+        assert all(optimizer(r) == paper.paper()["resnet_setting"] for r in runs)
+        assert set(paper.table2(suite.dataset, "resnet")) == {r.label for r in runs}
+
+
+def test_ndis_suite():
+    runs = expand(load_suite(SUITES / "ndis.yaml"))
+    d = paper.paper()["settings"]["D"]
+    assert sorted({r.n_dis for r in runs}) == [1, 2, 5, 10, 20]
+    assert all((r.lr, r.beta1, r.beta2) == (d["lr"], d["beta1"], d["beta2"]) for r in runs)
+    assert {r.regularizer for r in runs} == {"weight_norm", "spectral_norm"} and {r.steps for r in runs} == {10000}
+
+
+def test_every_suite_in_the_repo_loads():
+    for path in SUITES.glob("*.yaml"):
+        assert all(expand(s) for s in load_suites(path)), path
