@@ -40,6 +40,7 @@ def grouped_bars(df: pd.DataFrame, value: str, *, ylabel: str, title: str, path:
         xs = np.arange(len(settings)) + (j - (len(regs) - 1) / 2) * width
         ax.bar(xs, table.loc[reg].to_numpy(dtype=float), width, label=reg, color=cols[reg])
     _status_marks(ax, df, regs, settings, width)
+    ax.set_xlim(-0.5, len(settings) - 0.5)  # room for every slot, drawn or marked
     ax.set_xticks(np.arange(len(settings)))
     ax.set_xticklabels(_setting_labels(df, settings))
     ax.set_xlabel("setting (lr, beta1, beta2, n_dis)")
@@ -95,3 +96,73 @@ def _tile(images: np.ndarray, per_side: int) -> np.ndarray:
         r, q = divmod(k, per_side)
         canvas[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = images[k].transpose(1, 2, 0)
     return canvas[..., 0] if c == 1 else canvas
+
+
+def representative_runs(df: pd.DataFrame) -> dict[str, pd.Series]:
+    """Per regularizer, the run its training curves are drawn from: its best-FID ok run, else its first."""
+    out = {}
+    for reg, runs in df.groupby("regularizer", observed=True, sort=True):
+        ok = runs[(runs["status"] == "ok") & runs["fid"].notna()]
+        out[str(reg)] = ok.loc[ok["fid"].idxmin()] if len(ok) else runs.iloc[0]
+    return out
+
+
+def curves(runs: dict[str, pd.Series], *, x_key: str, y_fn, ylabel: str, title: str, path: Path,
+           colour_of: dict[str, tuple]) -> Path | None:
+    """One line per regularizer from each run's history; None when no run recorded any."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    drawn = 0
+    for reg, row in runs.items():
+        hist = row.get("history")
+        if not isinstance(hist, dict) or not hist.get(x_key):
+            continue
+        ys = y_fn(hist)
+        ax.plot(hist[x_key], ys, marker="o" if len(ys) < 15 else None, ms=3, label=f"{reg} ({row['setting']})",
+                color=colour_of[reg])
+        drawn += 1
+    if not drawn:
+        plt.close(fig)
+        return None
+    ax.set_xlabel("generator updates")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def spectral_norms(runs: dict[str, pd.Series], *, path: Path) -> Path | None:
+    """The paper's figure of per-layer spectral norms over training: a panel per regularizer."""
+    rows = [(reg, row) for reg, row in runs.items()
+            if isinstance(row.get("history"), dict) and row["history"].get("sn")]
+    if not rows:
+        return None
+    cols = min(4, len(rows))
+    nrows = int(np.ceil(len(rows) / cols))
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 2.6 * nrows), squeeze=False, sharex=True)
+    for ax, (reg, row) in zip(axes.flat, rows):
+        hist = row["history"]
+        values = np.array(hist["sn"])
+        cmap = plt.get_cmap("viridis")
+        for j, name in enumerate(hist["sn_layers"]):
+            ax.plot(hist["sn_step"], values[:, j], color=cmap(j / max(1, len(hist["sn_layers"]) - 1)),
+                    label=name, lw=1.2)
+        ax.set_title(f"{reg} ({row['setting']})", fontsize=9)
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(rows):]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("generator updates")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("largest singular value")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(8, len(labels)), fontsize=7, frameon=False,
+               title="D layer (input to output)", title_fontsize=8)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..store import read_real_data, read_results, read_samples
+from .. import paper
 from . import figures
 from .tables import best_table, pivot, runs_frame, runs_table
 
@@ -24,6 +25,20 @@ def _write_table(df: pd.DataFrame, tables_dir: Path, name: str) -> str:
     text = _md(df)
     (tables_dir / f"{name}.md").write_text(text + "\n")
     return text
+
+
+def _figure_lines(alt: str, path: Path | None, out_dir: Path) -> list[str]:
+    return [f"![{alt}]({path.relative_to(out_dir)})", ""] if path is not None else []
+
+
+def _sn_table(rep: dict) -> pd.DataFrame | None:
+    rows = []
+    for reg, row in rep.items():
+        hist = row.get("history")
+        if isinstance(hist, dict) and hist.get("sn"):
+            rows.append({"regularizer": reg, "setting": row["setting"], "update": hist["sn_step"][-1],
+                         **{name: f"{v:.3g}" for name, v in zip(hist["sn_layers"], hist["sn"][-1])}})
+    return pd.DataFrame(rows) if rows else None
 
 
 def write_report(results_dir: Path, *, out_dir: Path | None = None) -> Path:
@@ -44,7 +59,12 @@ def write_report(results_dir: Path, *, out_dir: Path | None = None) -> Path:
     regs, settings = [str(r) for r in df["regularizer"].cat.categories], sorted(df["setting"].unique())
 
     runs_md = _write_table(runs_table(df, extractor), tables_dir, "runs")
-    best_md = _write_table(best_table(df, extractor, read_real_data(results_dir)), tables_dir, "best")
+    dataset, architecture = results[0].get("dataset"), results[0].get("architecture")
+    comparable = extractor.startswith("inception")  # the paper's numbers are Inception's
+    published = paper.table2(dataset, architecture) if comparable else {}
+    best = best_table(df, extractor, read_real_data(results_dir), published=published,
+                      real_published=paper.real_data(dataset) if comparable else None)
+    best_md = _write_table(best, tables_dir, "best")
     is_fig = figures.grouped_bars(df, "inception_score_mean", ylabel=f"Inception Score ({extractor}), higher is better",
                                   title="IS per setting (cf. Miyato et al. 2018, Fig. 1)",
                                   path=fig_dir / "is_per_setting.png")
@@ -52,6 +72,18 @@ def write_report(results_dir: Path, *, out_dir: Path | None = None) -> Path:
                                    title="FID per setting (cf. Fig. 2)", path=fig_dir / "fid_per_setting.png")
     time_fig = figures.grouped_bars(df, "sec_per_100_updates", ylabel="seconds per 100 generator updates",
                                     title="Training time (cf. Fig. 10)", path=fig_dir / "time_per_100_updates.png")
+    colour_of = figures.colours(regs)
+    rep = figures.representative_runs(df)
+    fid_curve = figures.curves(
+        rep, x_key="eval_step", y_fn=lambda h: [e.get("fid") for e in h["eval"]],
+        ylabel=f"FID ({extractor}), lower is better", title="FID over training (smaller sample)",
+        path=fig_dir / "fid_over_training.png", colour_of=colour_of)
+    loss_curve = figures.curves(
+        rep, x_key="step", y_fn=lambda h: h["d_loss"], ylabel="discriminator loss (mean over log interval)",
+        title="Discriminator loss over training", path=fig_dir / "d_loss_over_training.png", colour_of=colour_of)
+    sn_fig = figures.spectral_norms(rep, path=fig_dir / "spectral_norms.png")
+    sn_table = _sn_table(rep)
+    sn_md = _write_table(sn_table, tables_dir, "spectral_norms") if sn_table is not None else None
     samples = {}
     for _, row in df.iterrows():
         samples.setdefault((str(row["regularizer"]), row["setting"]), read_samples(results_dir, row["run_id"]))
@@ -77,6 +109,10 @@ def write_report(results_dir: Path, *, out_dir: Path | None = None) -> Path:
         "",
         best_md,
         "",
+        *(["Columns marked **paper** are Miyato et al. (2018), Table 2, for the same dataset, architecture "
+           "and row; ours are from the result files above. They are comparable only under the same protocol "
+           "(see each result's `protocol`)."] if published else []),
+        "",
         "## Robustness across settings",
         "",
         f"![IS per setting]({is_fig.relative_to(out_dir)})",
@@ -91,6 +127,14 @@ def write_report(results_dir: Path, *, out_dir: Path | None = None) -> Path:
         "",
         cost_md,
         "",
+        "## Training",
+        "",
+        *_figure_lines("FID over training", fid_curve, out_dir),
+        *_figure_lines("D loss over training", loss_curve, out_dir),
+        *(["Largest singular value of each D layer's effective weight over training (cf. the paper's "
+           "spectral-norm figure), for each regularizer's best-FID run:", "",
+           *_figure_lines("spectral norms", sn_fig, out_dir),
+           "At the end of training:", "", sn_md, ""] if sn_fig is not None else []),
         "## Samples",
         "",
         f"![samples]({grid_fig.relative_to(out_dir)})",

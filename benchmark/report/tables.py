@@ -41,9 +41,25 @@ def real_data_row(real: dict, extractor: str) -> dict:
             "IS setting": "-", f"best FID ({extractor})": f"{r['fid']:.2f}", "FID setting": "-"}
 
 
-def best_table(df: pd.DataFrame, extractor: str, real: list[dict] = ()) -> pd.DataFrame:
+def _paper_columns(out: pd.DataFrame, published: dict, real_published: dict | None) -> pd.DataFrame:
+    def is_text(entry):
+        return f"{entry['is']:.2f} ± {entry['is_std']:.2f}" if entry else "-"
+
+    def fid_text(entry):
+        return f"{entry['fid']:.1f}" if entry and entry.get("fid") is not None else "-"
+
+    entries = [real_published if str(r).startswith("real data") else published.get(str(r))
+               for r in out["regularizer"]]
+    out["paper IS"] = [is_text(e) for e in entries]
+    out["paper FID"] = [fid_text(e) for e in entries]
+    return out
+
+
+def best_table(df: pd.DataFrame, extractor: str, real: list[dict] = (), *, published: dict | None = None,
+               real_published: dict | None = None) -> pd.DataFrame:
     """Per regularizer: its best IS and best FID over settings (as the paper's Table 2), from ok runs;
-    the held-out real data's scores first, as the floor to read them against."""
+    the held-out real data's scores first, as the floor to read them against. ``published``: the paper's
+    Table 2 rows by label, shown beside ours as "paper" columns."""
     rows = []
     for reg, runs in df.groupby("regularizer", observed=True, sort=True):
         ok = runs[runs["status"] == "ok"].dropna(subset=["inception_score_mean", "fid"])
@@ -65,7 +81,8 @@ def best_table(df: pd.DataFrame, extractor: str, real: list[dict] = ()) -> pd.Da
     out.insert(1, "FID rank", rank.map(lambda r: "-" if pd.isna(r) else str(int(r))))
     out = out.iloc[rank.fillna(len(out) + 1).argsort(kind="stable")]
     floor = pd.DataFrame([real_data_row(r, extractor) for r in real if r.get("real_data")], columns=out.columns)
-    return pd.concat([floor, out], ignore_index=True)
+    out = pd.concat([floor, out], ignore_index=True)
+    return _paper_columns(out, published, real_published) if published else out
 
 
 def pivot(df: pd.DataFrame, value: str) -> pd.DataFrame:
