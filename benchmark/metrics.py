@@ -154,19 +154,23 @@ class Scorer:
         return self._reference
 
     # -- scores -----------------------------------------------------------------------------------
-    def score_features(self, feats: dict[str, torch.Tensor]) -> dict:
+    def score_features(self, feats: dict[str, torch.Tensor], *, kid: bool = True) -> dict:
+        """IS, FID and (unless ``kid`` is False: it costs more than the other two together) KID."""
         ev = self.evaluation
         isc = isc_features_to_metric(feats[self.is_layer][: ev.is_samples], splits=ev.is_splits)
         fake = feats[self.fid_layer][: ev.fid_fake]
         fid = fid_statistics_to_metric(self.reference["stats"], fid_features_to_statistics(fake), verbose=False)
-        real = self.reference["features"]
-        kid = kid_features_to_metric(real, fake, kid_subsets=KID_SUBSETS,
-                                     kid_subset_size=min(KID_SUBSET_SIZE, len(real), len(fake)), verbose=False)
-        return {"inception_score_mean": isc[KEY_METRIC_ISC_MEAN], "inception_score_std": isc[KEY_METRIC_ISC_STD],
-                "fid": fid[KEY_METRIC_FID], "kid_mean": kid[KEY_METRIC_KID_MEAN], "kid_std": kid[KEY_METRIC_KID_STD]}
+        out = {"inception_score_mean": isc[KEY_METRIC_ISC_MEAN], "inception_score_std": isc[KEY_METRIC_ISC_STD],
+               "fid": fid[KEY_METRIC_FID]}
+        if kid:
+            real = self.reference["features"]
+            scores = kid_features_to_metric(real, fake, kid_subsets=KID_SUBSETS, verbose=False,
+                                            kid_subset_size=min(KID_SUBSET_SIZE, len(real), len(fake)))
+            out.update(kid_mean=scores[KEY_METRIC_KID_MEAN], kid_std=scores[KEY_METRIC_KID_STD])
+        return out
 
-    def score(self, images: torch.Tensor) -> dict:
-        return self.score_features(self.features(images))
+    def score(self, images: torch.Tensor, *, kid: bool = True) -> dict:
+        return self.score_features(self.features(images), kid=kid)
 
     def real_data(self) -> dict | None:
         """The held-out real split scored like a generator's samples: the floor every run is read against."""
