@@ -147,9 +147,9 @@ def spectral_norms(runs: dict[str, pd.Series], *, path: Path) -> Path | None:
         hist = row["history"]
         values = np.array(hist["sn"])
         cmap = plt.get_cmap("viridis")
-        for j, name in enumerate(hist["sn_layers"]):
-            ax.plot(hist["sn_step"], values[:, j], color=cmap(j / max(1, len(hist["sn_layers"]) - 1)),
-                    label=name, lw=1.2)
+        n_layers = len(hist["sn_layers"])
+        for j in range(n_layers):  # by position: layer names differ where a regularizer inserts modules
+            ax.plot(hist["sn_step"], values[:, j], color=cmap(j / max(1, n_layers - 1)), label=f"L{j + 1}", lw=1.2)
         ax.set_title(f"{reg} ({row['setting']})", fontsize=9)
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
@@ -161,7 +161,7 @@ def spectral_norms(runs: dict[str, pd.Series], *, path: Path) -> Path | None:
         ax.set_ylabel("largest singular value")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(8, len(labels)), fontsize=7, frameon=False,
-               title="D layer (input to output)", title_fontsize=8)
+               title="D layer, from input (L1) to output", title_fontsize=8)
     fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -37,7 +37,7 @@ def _sn_table(rep: dict) -> pd.DataFrame | None:
         hist = row.get("history")
         if isinstance(hist, dict) and hist.get("sn"):
             rows.append({"regularizer": reg, "setting": row["setting"], "update": hist["sn_step"][-1],
-                         **{name: f"{v:.3g}" for name, v in zip(hist["sn_layers"], hist["sn"][-1])}})
+                         **{f"L{j + 1}": f"{v:.3g}" for j, v in enumerate(hist["sn"][-1])}})
     return pd.DataFrame(rows) if rows else None
 
 
