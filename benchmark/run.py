@@ -1,7 +1,6 @@
 """One run, spec to result: load data, train, score, assemble the result record."""
 from __future__ import annotations
 
-import math
 import platform
 import resource
 import socket
@@ -16,16 +15,6 @@ from .data import to_uint8
 from .metrics import Scorer
 from .suite import RunSpec
 from .train import generate, resolve_device, train
-
-
-def _finite(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
@@ -95,4 +84,4 @@ def execute(spec: RunSpec, *, real: torch.Tensor, scorer: Scorer, progress: bool
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
     record["wall_seconds"] = time.time() - started
     record["peak_rss_mb"] = peak_rss_mb()
-    return _finite(record), samples
+    return record, samples

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -43,8 +44,20 @@ def samples_path(results_dir: Path, run_id: str) -> Path:
     return Path(results_dir) / f"{run_id}.samples.npz"
 
 
+def finite(value):
+    """NaN/inf -> None, recursively: JSON has no NaN, and a missing score must read as missing."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
 def write_json(path: Path, record: dict) -> Path:
-    atomic_write_bytes(path, (json.dumps(record, indent=2, sort_keys=True, allow_nan=False) + "\n").encode())
+    text = json.dumps(finite(record), indent=2, sort_keys=True, allow_nan=False)
+    atomic_write_bytes(path, (text + "\n").encode())
     return path
 
 

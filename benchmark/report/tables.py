@@ -37,8 +37,8 @@ def runs_table(df: pd.DataFrame, extractor: str) -> pd.DataFrame:
 def real_data_row(real: dict, extractor: str) -> dict:
     r = real["real_data"]
     return {"regularizer": f"real data (held-out {r['split']}, n={r['samples']})", "FID rank": "-", "runs": "-",
-            "ok": "-", f"best IS ({extractor})": f"{r['inception_score_mean']:.2f} ± {r['inception_score_std']:.2f}",
-            "IS setting": "-", f"best FID ({extractor})": f"{r['fid']:.2f}", "FID setting": "-"}
+            "ok": "-", f"best IS ({extractor})": f"{_fmt(r['inception_score_mean'])} ± {_fmt(r['inception_score_std'])}",
+            "IS setting": "-", f"best FID ({extractor})": _fmt(r["fid"]), "FID setting": "-"}
 
 
 def _paper_columns(out: pd.DataFrame, published: dict, real_published: dict | None) -> pd.DataFrame:
