@@ -66,6 +66,24 @@ def inception_weights(path: str | None) -> str:
     return str(cached)
 
 
+def write_random_inception(path: Path) -> Path:
+    """Inception-v3 with random weights, saved where ``--inception-weights`` can load it: the real weights
+    are a download, and throughput checks and offline tests of the Inception path do not need them."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    empty = Path(path).with_suffix(".empty.pth")
+    torch.save({}, empty)
+    original = FeatureExtractorInceptionV3.load_state_dict
+    FeatureExtractorInceptionV3.load_state_dict = lambda self, sd, strict=True: None  # keep the random init
+    try:
+        net = FeatureExtractorInceptionV3(INCEPTION[0], [INCEPTION[2]], feature_extractor_weights_path=str(empty))
+    finally:
+        FeatureExtractorInceptionV3.load_state_dict = original
+        empty.unlink()
+    torch.save(net.state_dict(), path)
+    return Path(path)
+
+
 class ImageTensor(Dataset):
     """uint8 images as torch-fidelity's input: a Dataset of uint8 C x H x W tensors."""
 

@@ -21,7 +21,7 @@ import torch_fidelity
 
 from benchmark import digits_cnn
 from benchmark.data import load_images
-from benchmark.metrics import ImageTensor, Scorer
+from benchmark.metrics import ImageTensor, Scorer, write_random_inception
 from benchmark.suite import Evaluation
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,28 +40,11 @@ def spread(xs: list[float]) -> str:
     return f"{statistics.median(xs):.3f} s ({min(xs):.3f}-{max(xs):.3f})"
 
 
-def random_inception(tmp: Path) -> str:
-    """Inception-v3 with random weights, for throughput only (the real weights are a download)."""
-    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-
-    empty = tmp / "empty.pth"
-    torch.save({}, empty)
-    original = FeatureExtractorInceptionV3.load_state_dict
-    FeatureExtractorInceptionV3.load_state_dict = lambda self, sd, strict=True: None
-    try:
-        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(empty))
-    finally:
-        FeatureExtractorInceptionV3.load_state_dict = original
-    path = tmp / "random-inception.pth"
-    torch.save(net.state_dict(), path)
-    return str(path)
-
-
 def scoring_rows(args, tmp: Path) -> list[tuple[str, str, str, str]]:
     rows = []
     cases = [("digits-cnn, 8px", 8, 5000, None)]
     if args.inception:  # about 6 images/s on a 2-core CPU: a GPU row
-        cases.append(("Inception (random weights), 32px", 32, 500, random_inception(tmp)))
+        cases.append(("Inception (random weights), 32px", 32, 500, str(write_random_inception(tmp / "inc.pth"))))
     for label, size, n, weights in cases:
         real = load_images("digits", split="all", size=size)
         if weights:  # Inception wants 3 channels

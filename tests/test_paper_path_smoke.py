@@ -6,10 +6,10 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 import yaml
 
 from benchmark.cli import main
+from benchmark.metrics import write_random_inception
 
 
 @pytest.fixture
@@ -31,19 +31,7 @@ def cifar_root(tmp_path, monkeypatch):
 
 @pytest.fixture
 def random_inception(tmp_path):
-    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-
-    empty = tmp_path / "empty.pth"
-    torch.save({}, empty)
-    original = FeatureExtractorInceptionV3.load_state_dict
-    FeatureExtractorInceptionV3.load_state_dict = lambda self, sd, strict=True: None
-    try:
-        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(empty))
-    finally:
-        FeatureExtractorInceptionV3.load_state_dict = original
-    path = tmp_path / "inception.pth"
-    torch.save(net.state_dict(), path)
-    return path
+    return write_random_inception(tmp_path / "inception.pth")
 
 
 def test_cifar10_inception_smoke_run_and_report(cifar_root, random_inception, tmp_path):
