@@ -107,3 +107,11 @@ def test_max_steps_and_samples_overrides_are_recorded(write_suite, tmp_path):
     assert result["protocol"]["is_samples"] == 40 and result["protocol"]["fid_real"] == 40
     full = expand(load_suite(suite))[0]
     assert result["run_id"] != full.run_id  # a smoke test never passes for the full run
+
+
+def test_the_same_run_twice_gives_identical_numbers(real):
+    spec = spec_for("spectral_norm", steps=10)
+    a, b = train(spec, real, progress=False), train(spec, real, progress=False)
+    assert a.history["d_loss"] == b.history["d_loss"] and a.history["sn"] == b.history["sn"]
+    for x, y in zip(a.generator.state_dict().values(), b.generator.state_dict().values()):
+        assert torch.equal(x, y)
