@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 EXIT_BAD_INPUT = 2
+EXIT_BUSY = 3  # another driver holds the results folder
 # the names a user can act on (not torch's): kept import-light so `regbench --help` is fast
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_ENV = "REGBENCH_INCEPTION_WEIGHTS"
@@ -188,6 +189,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from .data import DatasetUnavailable
+    from .lock import FolderBusy
     from .metrics import FeatureExtractorUnavailable
 
     try:
@@ -195,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, DatasetUnavailable, FeatureExtractorUnavailable) as exc:
         print(f"regbench: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except FolderBusy as exc:
+        print(f"regbench: error: {exc}", file=sys.stderr)
+        return EXIT_BUSY
     except KeyboardInterrupt:
         print("regbench: interrupted; finished results are kept", file=sys.stderr)
         return 130

@@ -13,6 +13,7 @@ import torch
 from tqdm import tqdm
 
 from .data import load_images
+from .lock import FolderLock
 from .metrics import Scorer
 from .run import execute
 from .store import CHECKPOINT_DIR, REFERENCE_DIR, finished_ids, write_json, write_result, write_samples
@@ -128,6 +129,13 @@ def _results_in_workers(todo: list[RunSpec], workers: int, inception_weights: st
 def run_suite(suite: Suite, *, results_root: Path = Path("results"), workers: int = 1, progress: bool = True,
               resources: Resources | None = None, retry_failed: bool = False) -> SweepSummary:
     results_dir = Path(results_root) / suite.name
+    with FolderLock(results_dir):
+        return _run_locked(suite, results_dir=results_dir, workers=workers, progress=progress,
+                           resources=resources, retry_failed=retry_failed)
+
+
+def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool, resources: Resources | None,
+                retry_failed: bool) -> SweepSummary:
     specs = expand(suite)
     todo = pending(specs, results_dir, retry_failed=retry_failed)
     summary = SweepSummary(results_dir=results_dir, skipped=len(specs) - len(todo))

@@ -69,3 +69,16 @@ def test_digits_reports_have_no_paper_columns(results_dir, tmp_path):
         path.write_text(json.dumps(data))
     write_report(results_dir, out_dir=tmp_path / "r")
     assert "paper IS" not in pd.read_csv(tmp_path / "r" / "tables" / "best.csv").columns
+
+
+def test_several_seeds_give_mean_and_std_over_seeds(tmp_path):
+    folder = tmp_path / "results" / "seeds"
+    for seed, (is_mean, fid) in enumerate([(6.0, 30.0), (6.2, 32.0), (6.4, 34.0)]):
+        row = result("spectral_norm", "A", fid=fid, is_mean=is_mean, seed=seed)
+        write_result(folder, {**row, "suite": "seeds"})
+    write_report(folder, out_dir=tmp_path / "r")
+    best = pd.read_csv(tmp_path / "r" / "tables" / "best.csv")
+    sn = best[best["regularizer"] == "spectral_norm"].iloc[0]
+    assert sn["best IS (inception-v3-compat)"] == "6.20 ± 0.20 (3 seeds)"
+    assert sn["best FID (inception-v3-compat)"] == "32.00 ± 2.00 (3 seeds)"
+    assert sn["runs"] == 3

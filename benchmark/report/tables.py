@@ -68,21 +68,36 @@ def best_table(df: pd.DataFrame, extractor: str, real: list[dict] = (), *, publi
             row.update({f"best IS ({extractor})": "-", "IS setting": "-", f"best FID ({extractor})": "-",
                         "FID setting": "-"})
         else:
-            bi, bf = ok.loc[ok["inception_score_mean"].idxmax()], ok.loc[ok["fid"].idxmin()]
-            row.update({f"best IS ({extractor})": f"{bi['inception_score_mean']:.2f} ± "
-                                                  f"{bi['inception_score_std']:.2f}",
-                        "IS setting": bi["setting"], f"best FID ({extractor})": f"{bf['fid']:.2f}",
-                        "FID setting": bf["setting"]})
+            per_setting = _over_seeds(ok)
+            bi, bf = per_setting.loc[per_setting["is"].idxmax()], per_setting.loc[per_setting["fid"].idxmin()]
+            row.update({f"best IS ({extractor})": f"{bi['is']:.2f} ± {bi['is_pm']:.2f}{_seeds(bi)}",
+                        "IS setting": bi.name,
+                        f"best FID ({extractor})": f"{bf['fid']:.2f}" + (f" ± {bf['fid_std']:.2f}{_seeds(bf)}"
+                                                                         if bf["seeds"] > 1 else ""),
+                        "FID setting": bf.name, "_fid": bf["fid"]})
         rows.append(row)
     out = pd.DataFrame(rows)
-    fid_col = f"best FID ({extractor})"
-    numeric = pd.to_numeric(out[fid_col], errors="coerce")
-    rank = numeric.rank(method="min")
+    rank = out.pop("_fid").rank(method="min") if "_fid" in out else pd.Series(np.nan, index=out.index)
     out.insert(1, "FID rank", rank.map(lambda r: "-" if pd.isna(r) else str(int(r))))
     out = out.iloc[rank.fillna(len(out) + 1).argsort(kind="stable")]
     floor = pd.DataFrame([real_data_row(r, extractor) for r in real if r.get("real_data")], columns=out.columns)
     out = pd.concat([floor, out], ignore_index=True)
     return _paper_columns(out, published, real_published) if published else out
+
+
+def _over_seeds(ok: pd.DataFrame) -> pd.DataFrame:
+    """Per setting: IS and FID as mean over seeds. The +- is the std over seeds when there are several
+    (the paper's +- for its ResNet FIDs), else the IS's own std over splits (the paper's +- for IS)."""
+    g = ok.groupby("setting")
+    out = pd.DataFrame({"is": g["inception_score_mean"].mean(), "fid": g["fid"].mean(),
+                        "seeds": g.size(), "is_seed_std": g["inception_score_mean"].std(ddof=1),
+                        "is_split_std": g["inception_score_std"].mean(), "fid_std": g["fid"].std(ddof=1)})
+    out["is_pm"] = np.where(out["seeds"] > 1, out["is_seed_std"], out["is_split_std"])
+    return out
+
+
+def _seeds(row: pd.Series) -> str:
+    return f" ({int(row['seeds'])} seeds)" if row["seeds"] > 1 else ""
 
 
 def pivot(df: pd.DataFrame, value: str) -> pd.DataFrame:
