@@ -45,7 +45,7 @@ def cmd_plan(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .launch import Resources, run_suite
+    from .launch import RayOptions, Resources, run_suite
 
     from .suite import override
 
@@ -54,12 +54,17 @@ def cmd_run(args) -> int:
     suites = [override(s, max_steps=args.max_steps, samples=args.samples) for s in _load(args.suite)]
     if args.data_root:
         suites = [dataclasses.replace(s, data_root=args.data_root) for s in suites]
+    if args.cpus_per_run <= 0 or args.gpus_per_run < 0:
+        raise UserError("--cpus-per-run must be > 0 and --gpus-per-run >= 0")
+    ray_options = RayOptions(address=args.ray_address, cpus_per_run=args.cpus_per_run,
+                             gpus_per_run=args.gpus_per_run)
     start = time.perf_counter()
     resources = Resources(inception_weights=args.inception_weights)
     failed = 0
     for suite in suites:
         summary = run_suite(suite, results_root=Path(args.results), workers=args.workers,
-                            progress=not args.quiet, resources=resources, retry_failed=args.retry_failed)
+                            progress=not args.quiet, resources=resources, retry_failed=args.retry_failed,
+                            launcher=args.launcher, ray_options=ray_options)
         failed += summary.counts["failed"]
         print(summary.line())
     driver, worker = peak_rss_mb(), peak_rss_mb(resource.RUSAGE_CHILDREN)
@@ -156,7 +161,11 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run every run of a suite that has no result yet")
     run.add_argument("suite")
     run.add_argument("--results", default="results", help="results root (default: results/)")
-    run.add_argument("--launcher", choices=["local"], default="local")
+    run.add_argument("--launcher", choices=["local", "ray"], default="local",
+                     help="local: in this process or --workers processes; ray: one Ray task per run")
+    run.add_argument("--ray-address", help="join a Ray cluster (auto or HOST:PORT); default: start a local one")
+    run.add_argument("--cpus-per-run", type=float, default=1.0, help="ray: CPUs per run (default 1)")
+    run.add_argument("--gpus-per-run", type=float, default=0.0, help="ray: GPUs per run, 0.25 shares one by 4")
     run.add_argument("--workers", type=_positive, default=1, help="parallel worker processes (local launcher)")
     run.add_argument("--data-root", help="folder holding the dataset's files (overrides the suite's data_root)")
     run.add_argument("--retry-failed", action="store_true", help="run again the runs whose result is 'failed'")

@@ -126,16 +126,66 @@ def _results_in_workers(todo: list[RunSpec], workers: int, inception_weights: st
             yield future.result()
 
 
+@dataclass(frozen=True)
+class RayOptions:
+    """Where and how big each Ray task is. ``address`` None starts a local Ray instance."""
+
+    address: str | None = None
+    cpus_per_run: float = 1.0
+    gpus_per_run: float = 0.0  # fractions share a GPU: 0.25 runs four small runs on one
+
+
+def _ray_task(spec: RunSpec, results_dir: str, inception_weights: str | None, threads: int) -> dict:
+    """One run inside a Ray worker: paths in, a plain dict out. Ray sets CUDA_VISIBLE_DEVICES, so a run
+    asking for a GPU sees it as device 0, which spec.device 'auto' picks."""
+    global _WORKER_RESOURCES
+    if _WORKER_RESOURCES is None:  # Ray reuses worker processes: load data and scorers once per worker
+        _init_worker(threads, inception_weights)
+    record, samples = _execute_in_worker(spec, Path(results_dir))
+    return {"record": record, "samples": samples}
+
+
+def _results_in_ray(todo: list[RunSpec], workers: int, inception_weights: str | None, results_dir: Path,
+                    options: RayOptions):
+    import ray
+
+    started = time.perf_counter()
+    if options.address is None:  # a local instance sized to --workers runs
+        ray.init(num_cpus=max(1, round(workers * options.cpus_per_run)), include_dashboard=False,
+                 logging_level="ERROR", log_to_driver=False, configure_logging=False)
+    else:
+        ray.init(address=options.address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
+    print(f"ray: connected in {time.perf_counter() - started:.1f} s ({ray.cluster_resources().get('CPU', 0):g} "
+          f"CPUs, {ray.cluster_resources().get('GPU', 0):g} GPUs)", file=sys.stderr)
+    try:
+        task = ray.remote(num_cpus=options.cpus_per_run, num_gpus=options.gpus_per_run, max_retries=0)(_ray_task)
+        threads = max(1, int(options.cpus_per_run))
+        refs = {task.remote(spec, str(results_dir), inception_weights, threads): spec for spec in todo}
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1)
+            spec = refs.pop(done[0])
+            try:
+                out = ray.get(done[0])
+            except ray.exceptions.RayError as exc:  # a worker or node lost: no result, the next run picks it up
+                print(f"ray: run {spec.run_id} lost ({type(exc).__name__}); it stays unfinished", file=sys.stderr)
+                continue
+            yield out["record"], out["samples"]
+    finally:
+        ray.shutdown()
+
+
 def run_suite(suite: Suite, *, results_root: Path = Path("results"), workers: int = 1, progress: bool = True,
-              resources: Resources | None = None, retry_failed: bool = False) -> SweepSummary:
+              resources: Resources | None = None, retry_failed: bool = False, launcher: str = "local",
+              ray_options: RayOptions | None = None) -> SweepSummary:
     results_dir = Path(results_root) / suite.name
     with FolderLock(results_dir):
         return _run_locked(suite, results_dir=results_dir, workers=workers, progress=progress,
-                           resources=resources, retry_failed=retry_failed)
+                           resources=resources, retry_failed=retry_failed, launcher=launcher,
+                           ray_options=ray_options or RayOptions())
 
 
 def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool, resources: Resources | None,
-                retry_failed: bool) -> SweepSummary:
+                retry_failed: bool, launcher: str, ray_options: RayOptions) -> SweepSummary:
     specs = expand(suite)
     todo = pending(specs, results_dir, retry_failed=retry_failed)
     summary = SweepSummary(results_dir=results_dir, skipped=len(specs) - len(todo))
@@ -143,8 +193,12 @@ def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool
     resources = resources or Resources()
     resources.prepare(todo)  # fail fast, and fill the on-disk caches the workers then read
     resources.write_real_data(specs, results_dir)
-    results = (_results_in_workers(todo, workers, resources.inception_weights, results_dir)
-               if workers > 1 and len(todo) > 1 else _results_in_process(todo, resources, progress, results_dir))
+    if launcher == "ray":
+        results = _results_in_ray(todo, workers, resources.inception_weights, results_dir, ray_options)
+    elif workers > 1 and len(todo) > 1:
+        results = _results_in_workers(todo, workers, resources.inception_weights, results_dir)
+    else:
+        results = _results_in_process(todo, resources, progress, results_dir)
     bar = tqdm(total=len(todo), desc=f"sweep {suite.name}", unit="run", disable=not progress, file=sys.stderr)
     for record, samples in results:
         if samples is not None:  # samples first: a result file promises its samples exist
