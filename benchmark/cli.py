@@ -45,7 +45,7 @@ def cmd_plan(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .launch import RayOptions, Resources, run_suite
+    from .launch import RayOptions, Resources, SlurmOptions, run_suite
 
     from .suite import override
 
@@ -58,13 +58,15 @@ def cmd_run(args) -> int:
         raise UserError("--cpus-per-run must be > 0 and --gpus-per-run >= 0")
     ray_options = RayOptions(address=args.ray_address, cpus_per_run=args.cpus_per_run,
                              gpus_per_run=args.gpus_per_run)
+    slurm_options = SlurmOptions(partition=args.slurm_partition, time_min=args.slurm_time,
+                                 array_parallelism=args.slurm_array_parallelism, cluster=args.slurm_cluster)
     start = time.perf_counter()
     resources = Resources(inception_weights=args.inception_weights)
     failed = 0
     for suite in suites:
         summary = run_suite(suite, results_root=Path(args.results), workers=args.workers,
                             progress=not args.quiet, resources=resources, retry_failed=args.retry_failed,
-                            launcher=args.launcher, ray_options=ray_options)
+                            launcher=args.launcher, ray_options=ray_options, slurm_options=slurm_options)
         failed += summary.counts["failed"]
         print(summary.line())
     driver, worker = peak_rss_mb(), peak_rss_mb(resource.RUSAGE_CHILDREN)
@@ -161,8 +163,14 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run every run of a suite that has no result yet")
     run.add_argument("suite")
     run.add_argument("--results", default="results", help="results root (default: results/)")
-    run.add_argument("--launcher", choices=["local", "ray"], default="local",
-                     help="local: in this process or --workers processes; ray: one Ray task per run")
+    run.add_argument("--launcher", choices=["local", "ray", "slurm"], default="local",
+                     help="local: in this process or --workers processes; ray: one Ray task per run; "
+                          "slurm: a submitit job array")
+    run.add_argument("--slurm-partition", help="slurm: partition")
+    run.add_argument("--slurm-time", type=_positive, default=24 * 60, help="slurm: time limit per run, minutes")
+    run.add_argument("--slurm-array-parallelism", type=_positive, default=64, help="slurm: runs at once")
+    run.add_argument("--slurm-cluster", choices=["slurm", "local", "debug"],
+                     help="submitit executor (default: slurm where available); local/debug run here, for tests")
     run.add_argument("--ray-address", help="join a Ray cluster (auto or HOST:PORT); default: start a local one")
     run.add_argument("--cpus-per-run", type=float, default=1.0, help="ray: CPUs per run (default 1)")
     run.add_argument("--gpus-per-run", type=float, default=0.0, help="ray: GPUs per run, 0.25 shares one by 4")

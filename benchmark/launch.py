@@ -150,7 +150,10 @@ def _results_in_ray(todo: list[RunSpec], workers: int, inception_weights: str | 
     import ray
 
     started = time.perf_counter()
-    if options.address is None:  # a local instance sized to --workers runs
+    owned = not ray.is_initialized()  # a caller's own Ray session is used as it is, and left running
+    if not owned:
+        pass
+    elif options.address is None:  # a local instance sized to --workers runs
         ray.init(num_cpus=max(1, round(workers * options.cpus_per_run)), include_dashboard=False,
                  logging_level="ERROR", log_to_driver=False, configure_logging=False)
     else:
@@ -171,21 +174,67 @@ def _results_in_ray(todo: list[RunSpec], workers: int, inception_weights: str | 
                 continue
             yield out["record"], out["samples"]
     finally:
-        ray.shutdown()
+        if owned:
+            ray.shutdown()
+
+
+@dataclass(frozen=True)
+class SlurmOptions:
+    """submitit's AutoExecutor: a Slurm job array, one job per run. ``cluster`` None means Slurm where
+    it is found (else submitit's local executor); "local" and "debug" are submitit's for testing."""
+
+    partition: str | None = None
+    time_min: int = 24 * 60
+    array_parallelism: int = 64
+    cluster: str | None = None
+
+
+def _results_in_slurm(todo: list[RunSpec], inception_weights: str | None, results_dir: Path,
+                      ray_options: RayOptions, options: SlurmOptions):
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=results_dir / "slurm_logs" / "%j", cluster=options.cluster)
+    params = {"timeout_min": options.time_min, "cpus_per_task": max(1, int(ray_options.cpus_per_run)),
+              "name": f"regbench-{todo[0].suite}", "slurm_array_parallelism": options.array_parallelism}
+    if ray_options.gpus_per_run:
+        params["gpus_per_node"] = max(1, round(ray_options.gpus_per_run))
+    if options.partition:
+        params["slurm_partition"] = options.partition
+    executor.update_parameters(**params)
+    n = len(todo)
+    threads = max(1, int(ray_options.cpus_per_run))
+    jobs = executor.map_array(_ray_task, todo, [str(results_dir)] * n, [inception_weights] * n, [threads] * n)
+    print(f"slurm: submitted {n} jobs ({executor.cluster}), logs in {results_dir / 'slurm_logs'}", file=sys.stderr)
+    pending_jobs = dict(zip(jobs, todo))
+    while pending_jobs:
+        finished = [job for job in pending_jobs if job.done()]
+        if not finished:
+            time.sleep(1.0)
+            continue
+        for job in finished:
+            spec = pending_jobs.pop(job)
+            try:
+                out = job.result()
+            except Exception as exc:  # job killed, preempted or timed out: no result, rerun picks it up
+                print(f"slurm: run {spec.run_id} lost ({type(exc).__name__}); it stays unfinished",
+                      file=sys.stderr)
+                continue
+            yield out["record"], out["samples"]
 
 
 def run_suite(suite: Suite, *, results_root: Path = Path("results"), workers: int = 1, progress: bool = True,
               resources: Resources | None = None, retry_failed: bool = False, launcher: str = "local",
-              ray_options: RayOptions | None = None) -> SweepSummary:
+              ray_options: RayOptions | None = None, slurm_options: SlurmOptions | None = None) -> SweepSummary:
     results_dir = Path(results_root) / suite.name
     with FolderLock(results_dir):
         return _run_locked(suite, results_dir=results_dir, workers=workers, progress=progress,
                            resources=resources, retry_failed=retry_failed, launcher=launcher,
-                           ray_options=ray_options or RayOptions())
+                           ray_options=ray_options or RayOptions(), slurm_options=slurm_options or SlurmOptions())
 
 
 def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool, resources: Resources | None,
-                retry_failed: bool, launcher: str, ray_options: RayOptions) -> SweepSummary:
+                retry_failed: bool, launcher: str, ray_options: RayOptions,
+                slurm_options: SlurmOptions) -> SweepSummary:
     specs = expand(suite)
     todo = pending(specs, results_dir, retry_failed=retry_failed)
     summary = SweepSummary(results_dir=results_dir, skipped=len(specs) - len(todo))
@@ -193,8 +242,12 @@ def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool
     resources = resources or Resources()
     resources.prepare(todo)  # fail fast, and fill the on-disk caches the workers then read
     resources.write_real_data(specs, results_dir)
-    if launcher == "ray":
+    if not todo:
+        results = iter(())
+    elif launcher == "ray":
         results = _results_in_ray(todo, workers, resources.inception_weights, results_dir, ray_options)
+    elif launcher == "slurm":
+        results = _results_in_slurm(todo, resources.inception_weights, results_dir, ray_options, slurm_options)
     elif workers > 1 and len(todo) > 1:
         results = _results_in_workers(todo, workers, resources.inception_weights, results_dir)
     else:

@@ -114,6 +114,38 @@ def memory_row() -> tuple[str, str, str, str]:
             f"run took {float(wall):.0f} s ({status})", "budget: 4 GiB for make bench in all")
 
 
+def sweep_row(tmp: Path) -> tuple[str, str, str, str]:
+    """4 tiny runs: the local launcher serially vs Ray with 2 workers, Ray's start-up timed apart."""
+    import ray
+    import yaml
+
+    from benchmark.launch import RayOptions, run_suite
+    from benchmark.suite import load_suite
+
+    path = tmp / "sweep.yaml"
+    path.write_text(yaml.safe_dump({
+        "dataset": "digits", "image_size": 8, "width": 0.125, "regularizers": ["none", "spectral_norm"],
+        "settings": ["C", "D"], "steps": 100, "evaluation": {"is_samples": 500, "fid_real": 1437, "fid_fake": 500}}))
+    suite = load_suite(path)
+    run_suite(suite, results_root=tmp / "warm", progress=False)  # caches (classifier, reference) warm for both
+    start = time.perf_counter()
+    run_suite(suite, results_root=tmp / "serial", progress=False)
+    serial = time.perf_counter() - start
+    start = time.perf_counter()
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    startup = time.perf_counter() - start
+    try:
+        start = time.perf_counter()
+        run_suite(suite, results_root=tmp / "ray", progress=False, launcher="ray", workers=2,
+                  ray_options=RayOptions())
+        parallel = time.perf_counter() - start
+    finally:
+        ray.shutdown()
+    return ("sweep of 4 tiny runs (digits, 100 updates)", f"Ray, 2 workers: {parallel:.1f} s "
+            f"(+ {startup:.1f} s Ray start-up)", f"local, serial: {serial:.1f} s",
+            f"{parallel / serial:.2f}x serial (goal <= 0.6x)")
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -134,7 +166,7 @@ def main() -> None:
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        rows = scoring_rows(args, tmp) + [cache_row(args, tmp), memory_row()]
+        rows = scoring_rows(args, tmp) + [cache_row(args, tmp), memory_row(), sweep_row(tmp)]
     header = ("| what | ours | alternative | result |", "|---|---|---|---|")
     table = "\n".join([*header, *("| " + " | ".join(r) + " |" for r in rows)])
     text = (f"# regbench performance\n\nMachine: {machine()}\n\nMeasured {time.strftime('%Y-%m-%d')} by "

@@ -31,3 +31,17 @@ def test_ray_matches_local(local_results, tmp_path):
         assert record["history"]["d_loss"] == local[run_id]["history"]["d_loss"]
         # KID's kernels run in numpy, whose BLAS thread count Ray sets differently: equal to float precision
         assert record["kid_mean"] == pytest.approx(local[run_id]["kid_mean"], rel=1e-6)
+
+
+def test_slurm_through_submitit_debug_executor_matches_local(write_suite, tmp_path):
+    pytest.importorskip("submitit")
+    suite = write_suite()
+    assert main(["run", str(suite), "--results", str(tmp_path / "local"), "--quiet"]) == 0
+    local = results(tmp_path / "local" / "tiny")
+    assert main(["run", str(suite), "--results", str(tmp_path / "slurm"), "--launcher", "slurm",
+                 "--slurm-cluster", "debug", "--cpus-per-run", "2", "--quiet"]) == 0
+    remote = results(tmp_path / "slurm" / "tiny")
+    assert sorted(remote) == sorted(local) and len(remote) == 4
+    for run_id, record in remote.items():
+        assert {k: record[k] for k in METRICS} == {k: local[run_id][k] for k in METRICS}, run_id
+    assert (tmp_path / "slurm" / "tiny" / "slurm_logs").is_dir()
