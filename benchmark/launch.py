@@ -16,7 +16,7 @@ from .data import load_images
 from .lock import FolderLock
 from .metrics import Scorer
 from .run import execute
-from .store import CHECKPOINT_DIR, REFERENCE_DIR, finished_ids, write_json, write_result, write_samples
+from .store import CHECKPOINT_DIR, REFERENCE_DIR, atomic_write_bytes, finished_ids, write_json, write_result, write_samples
 from .suite import RunSpec, Suite, expand
 from .train import resolve_device
 
@@ -252,15 +252,21 @@ def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool
         results = _results_in_workers(todo, workers, resources.inception_weights, results_dir)
     else:
         results = _results_in_process(todo, resources, progress, results_dir)
+    parallel = 1 if launcher == "local" and workers == 1 else max(workers, 1) if launcher != "slurm" else len(todo)
     bar = tqdm(total=len(todo), desc=f"sweep {suite.name}", unit="run", disable=not progress, file=sys.stderr)
     for record, samples in results:
         if samples is not None:  # samples first: a result file promises its samples exist
             write_samples(results_dir, record["run_id"], samples)
         write_result(results_dir, record)
-        if record["status"] != "failed":  # a failed run keeps its checkpoint for --retry-failed
+        if record["status"] == "failed":  # keeps its checkpoint for --retry-failed; its traceback beside it
+            atomic_write_bytes(results_dir / f"{record['run_id']}.traceback.txt",
+                               record.get("traceback", record["error"] or "").encode())
+        else:
             checkpoint_path(results_dir, record["run_id"]).unlink(missing_ok=True)
         summary.counts[record["status"]] += 1
-        bar.set_postfix({k: v for k, v in summary.counts.items() if v}, refresh=False)
+        remaining = len(todo) - sum(summary.counts.values())
+        bar.set_postfix({**{k: v for k, v in summary.counts.items() if v}, "running": min(parallel, remaining)},
+                        refresh=False)
         bar.update(1)
     bar.close()
     summary.seconds = time.perf_counter() - start

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +56,27 @@ def build(spec: RunSpec, *, channels: int, device: torch.device) -> tuple[nn.Mod
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)  # kernels run async: the clock must wait for them
+
+
+class _CtrlC:
+    """While training: the first Ctrl-C asks the loop to stop after the current update (and checkpoint);
+    a second one interrupts at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 class Checkpoint:
@@ -123,6 +146,13 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
                    for every in (spec.track_sn_every, spec.evaluation.history_every if evaluate else 0,
                                  spec.checkpoint_every if ckpt.path else 0))
 
+    def save_checkpoint(step: int) -> None:
+        ckpt.save({"g": g.state_dict(), "d": d.state_dict(), "opt_g": opt_g.state_dict(),
+                   "opt_d": opt_d.state_dict(), "rng": torch.get_rng_state(), "data_rng": data_rng.get_state(),
+                   "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                   "history": history, "step": step, "train_seconds": train_seconds,
+                   "config_hash": spec.config_hash})
+
     def off_clock(step: int) -> None:
         """The periodic work that must not count as training time."""
         last = step == spec.steps
@@ -136,11 +166,7 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
             history["eval"].append(evaluate(g))
             g.train()
         if ckpt.path is not None and spec.checkpoint_every and step % spec.checkpoint_every == 0 and not last:
-            ckpt.save({"g": g.state_dict(), "d": d.state_dict(), "opt_g": opt_g.state_dict(),
-                       "opt_d": opt_d.state_dict(), "rng": torch.get_rng_state(), "data_rng": data_rng.get_state(),
-                       "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                       "history": history, "step": step, "train_seconds": train_seconds,
-                       "config_hash": spec.config_hash})
+            save_checkpoint(step)
 
     d_sum = torch.zeros((), device=device)
     g_sum = torch.zeros((), device=device)
@@ -151,50 +177,60 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
         history["sn"].append(spectral_norms(d))
     bar = tqdm(total=spec.steps, initial=start_step, desc=spec.label, unit="upd", leave=False,
                disable=not progress)
+    interrupt = _CtrlC()
     _sync(device)
     clock = time.perf_counter()
-    for step in range(start_step + 1, spec.steps + 1):
-        for _ in range(spec.n_dis):
-            x = to_unit_range(real[torch.randint(n, (b,), generator=data_rng).to(device)])
-            with torch.no_grad():
-                fake = g(torch.randn(b, spec.z_dim, device=device))
-            if joint:
-                d_real, d_fake = d(torch.cat([x, fake])).split(b)
-            else:
-                d_real, d_fake = d(x), d(fake)
-            d_loss = loss.d(d_real, d_fake)
-            if penalty is not None:
-                d_loss = d_loss + penalty(discriminator=d, real=x, fake=fake)
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-            if after_d_step is not None:
-                after_d_step(d)
-        g_loss = loss.g(d(g(torch.randn(b, spec.z_dim, device=device))))
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        d_sum += d_loss.detach()
-        g_sum += g_loss.detach()
-        if not (step % spec.log_every == 0 or step == spec.steps or due(step)):
-            continue
-        # the loop's only host syncs: to log, to catch NaN/inf, and to stop the clock for the periodic work
-        _sync(device)
-        train_seconds += time.perf_counter() - clock
-        if step % spec.log_every == 0 or step == spec.steps:
-            k, logged = step - logged, step
-            d_mean, g_mean = d_sum.item() / k, g_sum.item() / k
-            d_sum.zero_(), g_sum.zero_()
-            history["step"].append(step)
-            history["d_loss"].append(d_mean)
-            history["g_loss"].append(g_mean)
-            bar.update(k)
-            if not (math.isfinite(d_mean) and math.isfinite(g_mean)):
-                status = "diverged"
-                error = f"non-finite loss by update {step} (D {d_mean}, G {g_mean})"
-                break
-        off_clock(step)
-        clock = time.perf_counter()
+    try:
+        for step in range(start_step + 1, spec.steps + 1):
+            if interrupt.requested:  # Ctrl-C: stop at a step boundary, where the state can be saved exactly
+                if ckpt.path is not None and step - 1 > start_step:
+                    train_seconds += time.perf_counter() - clock
+                    save_checkpoint(step - 1)
+                bar.close()
+                raise KeyboardInterrupt(f"stopped after update {step - 1}")
+            for _ in range(spec.n_dis):
+                x = to_unit_range(real[torch.randint(n, (b,), generator=data_rng).to(device)])
+                with torch.no_grad():
+                    fake = g(torch.randn(b, spec.z_dim, device=device))
+                if joint:
+                    d_real, d_fake = d(torch.cat([x, fake])).split(b)
+                else:
+                    d_real, d_fake = d(x), d(fake)
+                d_loss = loss.d(d_real, d_fake)
+                if penalty is not None:
+                    d_loss = d_loss + penalty(discriminator=d, real=x, fake=fake)
+                opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                opt_d.step()
+                if after_d_step is not None:
+                    after_d_step(d)
+            g_loss = loss.g(d(g(torch.randn(b, spec.z_dim, device=device))))
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
+            d_sum += d_loss.detach()
+            g_sum += g_loss.detach()
+            if not (step % spec.log_every == 0 or step == spec.steps or due(step)):
+                continue
+            # the loop's only host syncs: to log, to catch NaN/inf, and to stop the clock for the periodic work
+            _sync(device)
+            train_seconds += time.perf_counter() - clock
+            if step % spec.log_every == 0 or step == spec.steps:
+                k, logged = step - logged, step
+                d_mean, g_mean = d_sum.item() / k, g_sum.item() / k
+                d_sum.zero_(), g_sum.zero_()
+                history["step"].append(step)
+                history["d_loss"].append(d_mean)
+                history["g_loss"].append(g_mean)
+                bar.update(k)
+                if not (math.isfinite(d_mean) and math.isfinite(g_mean)):
+                    status = "diverged"
+                    error = f"non-finite loss by update {step} (D {d_mean}, G {g_mean})"
+                    break
+            off_clock(step)
+            clock = time.perf_counter()
+    finally:  # whatever ends the loop, Ctrl-C goes back to its previous handler
+        interrupt.restore()
     bar.close()
     g.eval(), d.eval()
     return TrainOutcome(generator=g, discriminator=d, status=status, steps_done=step,

@@ -84,4 +84,6 @@ def test_diverged_and_failed_runs_do_not_stop_the_sweep(misbehaving_regularizers
     assert results["test_nan_penalty"]["fid"] is None
     assert results["test_raises"]["status"] == "failed"
     assert "boom in after_d_step" in results["test_raises"]["error"]
+    (trace,) = (tmp_path / "tiny").glob("*.traceback.txt")
+    assert trace.name.startswith("test_raises") and "Traceback" in trace.read_text()
     assert results["none"]["status"] == "ok"

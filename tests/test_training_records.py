@@ -115,3 +115,33 @@ def test_the_same_run_twice_gives_identical_numbers(real):
     assert a.history["d_loss"] == b.history["d_loss"] and a.history["sn"] == b.history["sn"]
     for x, y in zip(a.generator.state_dict().values(), b.generator.state_dict().values()):
         assert torch.equal(x, y)
+
+
+def test_ctrl_c_stops_at_an_update_boundary_with_a_checkpoint(real, tmp_path):
+    import os
+    import signal
+
+    @register_regularizer("test_ctrl_c")
+    class CtrlC(Regularizer):
+        calls = 0
+
+        def after_d_step(self, discriminator):
+            type(self).calls += 1
+            if type(self).calls == 7:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    try:
+        spec = spec_for("test_ctrl_c", settings=["C"], checkpoint_every=0)
+        ckpt = tmp_path / "run.pt"
+        with pytest.raises(KeyboardInterrupt):
+            train(spec, real, progress=False, checkpoint=ckpt)
+        assert torch.load(ckpt, weights_only=False)["step"] == 7  # the update it was in, finished
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+        CtrlC.calls = 100  # no more interrupts
+        resumed = train(spec, real, progress=False, checkpoint=ckpt)
+        fresh = train(spec, real, progress=False)
+        assert resumed.resumed_from == 7 and resumed.steps_done == 20
+        for a, b in zip(resumed.generator.state_dict().values(), fresh.generator.state_dict().values()):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    finally:
+        REGULARIZERS._entries.pop("test_ctrl_c"), REGULARIZERS._origins.pop("test_ctrl_c")
