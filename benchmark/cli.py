@@ -54,16 +54,18 @@ def cmd_run(args) -> int:
     suites = [override(s, max_steps=args.max_steps, samples=args.samples) for s in _load(args.suite)]
     if args.data_root:
         suites = [dataclasses.replace(s, data_root=args.data_root) for s in suites]
-    if args.cpus_per_run <= 0 or args.gpus_per_run < 0:
+    if (args.cpus_per_run or 1) <= 0 or (args.gpus_per_run or 0) < 0:
         raise UserError("--cpus-per-run must be > 0 and --gpus-per-run >= 0")
-    ray_options = RayOptions(address=args.ray_address, cpus_per_run=args.cpus_per_run,
-                             gpus_per_run=args.gpus_per_run)
     slurm_options = SlurmOptions(partition=args.slurm_partition, time_min=args.slurm_time,
                                  array_parallelism=args.slurm_array_parallelism, cluster=args.slurm_cluster)
     start = time.perf_counter()
     resources = Resources(inception_weights=args.inception_weights)
     failed = 0
     for suite in suites:
+        # resources per run: the flags, else the suite's
+        ray_options = RayOptions(address=args.ray_address,
+                                 cpus_per_run=args.cpus_per_run or suite.cpus_per_run,
+                                 gpus_per_run=suite.gpus_per_run if args.gpus_per_run is None else args.gpus_per_run)
         summary = run_suite(suite, results_root=Path(args.results), workers=args.workers,
                             progress=not args.quiet, resources=resources, retry_failed=args.retry_failed,
                             launcher=args.launcher, ray_options=ray_options, slurm_options=slurm_options)
@@ -172,8 +174,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--slurm-cluster", choices=["slurm", "local", "debug"],
                      help="submitit executor (default: slurm where available); local/debug run here, for tests")
     run.add_argument("--ray-address", help="join a Ray cluster (auto or HOST:PORT); default: start a local one")
-    run.add_argument("--cpus-per-run", type=float, default=1.0, help="ray: CPUs per run (default 1)")
-    run.add_argument("--gpus-per-run", type=float, default=0.0, help="ray: GPUs per run, 0.25 shares one by 4")
+    run.add_argument("--cpus-per-run", type=float, help="ray/slurm: CPUs per run (default: the suite's, else 1)")
+    run.add_argument("--gpus-per-run", type=float,
+                     help="ray/slurm: GPUs per run, 0.25 shares one by 4 (default: the suite's, else 0)")
     run.add_argument("--workers", type=_positive, default=1, help="parallel worker processes (local launcher)")
     run.add_argument("--data-root", help="folder holding the dataset's files (overrides the suite's data_root)")
     run.add_argument("--retry-failed", action="store_true", help="run again the runs whose result is 'failed'")

@@ -83,6 +83,8 @@ class Suite:
     evaluation: Evaluation = field(default_factory=Evaluation)
     overrides: tuple[tuple[str, int], ...] = ()  # --max-steps/--samples: recorded in every result
     steps_cap: int | None = None  # --max-steps, applied to per-regularizer steps too
+    cpus_per_run: float = 1.0  # what a ray/slurm launcher reserves per run (flags override)
+    gpus_per_run: float = 0.0  # fractions share a GPU between runs (ray)
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,8 @@ _SIMPLE = {  # key -> (accepted types, check, what the check wants)
     "log_every": (int, lambda v: v > 0, "> 0"),
     "track_sn_every": (int, lambda v: v > 0, "> 0"),
     "checkpoint_every": (int, lambda v: v >= 0, ">= 0 (0: no checkpoints)"),
+    "cpus_per_run": ((float, int), lambda v: v > 0, "> 0"),
+    "gpus_per_run": ((float, int), lambda v: v >= 0, ">= 0"),
     "device": (str, lambda v: v == "auto" or v == "cpu" or v.startswith("cuda"), "auto, cpu or cuda[:N]"),
 }
 _REQUIRED = ("dataset", "regularizers", "settings", "steps")
@@ -274,7 +278,7 @@ def parse_suite(raw: Any, *, path: str, default_name: str) -> Suite:
             check.typed(value, key, types)
             if value is not None and not ok(value):
                 raise check.fail(key, f"must be {wants}, got {value!r}")
-            values[key] = float(value) if key == "width" else value
+            values[key] = float(value) if key in ("width", "cpus_per_run", "gpus_per_run") else value
     for key, parse in (("regularizers", check.regularizer), ("settings", check.setting)):
         items = top[key]
         if not isinstance(items, list) or not items:
