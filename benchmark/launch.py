@@ -252,7 +252,8 @@ def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool
         results = _results_in_workers(todo, workers, resources.inception_weights, results_dir)
     else:
         results = _results_in_process(todo, resources, progress, results_dir)
-    parallel = 1 if launcher == "local" and workers == 1 else max(workers, 1) if launcher != "slurm" else len(todo)
+    # how many runs can be in flight: the bar's "running" (Slurm's queue decides there; show all submitted)
+    parallel = len(todo) if launcher == "slurm" else workers
     bar = tqdm(total=len(todo), desc=f"sweep {suite.name}", unit="run", disable=not progress, file=sys.stderr)
     for record, samples in results:
         if samples is not None:  # samples first: a result file promises its samples exist
