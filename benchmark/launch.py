@@ -27,6 +27,7 @@ class SweepSummary:
     skipped: int = 0
     counts: dict = field(default_factory=lambda: {"ok": 0, "diverged": 0, "failed": 0})
     seconds: float = 0.0
+    startup_seconds: float = 0.0  # of seconds: connecting to Ray and warming its workers
 
     def line(self) -> str:
         c = self.counts
@@ -145,8 +146,17 @@ def _ray_task(spec: RunSpec, results_dir: str, inception_weights: str | None, th
     return {"record": record, "samples": samples}
 
 
+def _ray_warm(spec: RunSpec, inception_weights: str | None, threads: int) -> int:
+    """Load torch, the data and the scorer in a Ray worker before any run is timed there."""
+    global _WORKER_RESOURCES
+    if _WORKER_RESOURCES is None:
+        _init_worker(threads, inception_weights)
+    _WORKER_RESOURCES.images(spec), _WORKER_RESOURCES.scorer(spec)
+    return os.getpid()
+
+
 def _results_in_ray(todo: list[RunSpec], workers: int, inception_weights: str | None, results_dir: Path,
-                    options: RayOptions):
+                    options: RayOptions, timings: dict):
     import ray
 
     started = time.perf_counter()
@@ -161,8 +171,14 @@ def _results_in_ray(todo: list[RunSpec], workers: int, inception_weights: str | 
     print(f"ray: connected in {time.perf_counter() - started:.1f} s ({ray.cluster_resources().get('CPU', 0):g} "
           f"CPUs, {ray.cluster_resources().get('GPU', 0):g} GPUs)", file=sys.stderr)
     try:
-        task = ray.remote(num_cpus=options.cpus_per_run, num_gpus=options.gpus_per_run, max_retries=0)(_ray_task)
+        resources = {"num_cpus": options.cpus_per_run, "num_gpus": options.gpus_per_run}
         threads = max(1, int(options.cpus_per_run))
+        # one warm-up per worker slot, at once: each lands on its own worker process, which Ray then reuses
+        warm = ray.remote(**resources)(_ray_warm)
+        pids = ray.get([warm.remote(todo[0], inception_weights, threads) for _ in range(min(workers, len(todo)))])
+        timings["startup"] = time.perf_counter() - started
+        print(f"ray: {len(set(pids))} workers ready in {timings['startup']:.1f} s", file=sys.stderr)
+        task = ray.remote(**resources, max_retries=0)(_ray_task)
         refs = {task.remote(spec, str(results_dir), inception_weights, threads): spec for spec in todo}
         while refs:
             done, _ = ray.wait(list(refs), num_returns=1)
@@ -242,10 +258,11 @@ def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool
     resources = resources or Resources()
     resources.prepare(todo)  # fail fast, and fill the on-disk caches the workers then read
     resources.write_real_data(specs, results_dir)
+    timings: dict = {}
     if not todo:
         results = iter(())
     elif launcher == "ray":
-        results = _results_in_ray(todo, workers, resources.inception_weights, results_dir, ray_options)
+        results = _results_in_ray(todo, workers, resources.inception_weights, results_dir, ray_options, timings)
     elif launcher == "slurm":
         results = _results_in_slurm(todo, resources.inception_weights, results_dir, ray_options, slurm_options)
     elif workers > 1 and len(todo) > 1:
@@ -271,4 +288,5 @@ def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool
         bar.update(1)
     bar.close()
     summary.seconds = time.perf_counter() - start
+    summary.startup_seconds = timings.get("startup", 0.0)
     return summary
