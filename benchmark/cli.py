@@ -45,7 +45,7 @@ def cmd_plan(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .launch import RayOptions, Resources, SlurmOptions, run_suite
+    from .launch import ClusterOptions, Resources, SlurmOptions, run_suite
 
     from .suite import override
 
@@ -63,12 +63,12 @@ def cmd_run(args) -> int:
     failed = 0
     for suite in suites:
         # resources per run: the flags, else the suite's
-        ray_options = RayOptions(address=args.ray_address,
+        cluster = ClusterOptions(address=args.ray_address,
                                  cpus_per_run=args.cpus_per_run or suite.cpus_per_run,
                                  gpus_per_run=suite.gpus_per_run if args.gpus_per_run is None else args.gpus_per_run)
         summary = run_suite(suite, results_root=Path(args.results), workers=args.workers,
                             progress=not args.quiet, resources=resources, retry_failed=args.retry_failed,
-                            launcher=args.launcher, ray_options=ray_options, slurm_options=slurm_options)
+                            launcher=args.launcher, cluster=cluster, slurm_options=slurm_options)
         failed += summary.counts["failed"]
         print(summary.line())
     driver, worker = peak_rss_mb(), peak_rss_mb(resource.RUSAGE_CHILDREN)

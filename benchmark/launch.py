@@ -16,7 +16,8 @@ from .data import load_images
 from .lock import FolderLock
 from .metrics import Scorer
 from .run import execute
-from .store import CHECKPOINT_DIR, REFERENCE_DIR, atomic_write_bytes, finished_ids, write_json, write_result, write_samples
+from .store import (CHECKPOINT_DIR, REFERENCE_DIR, atomic_write_bytes, finished_ids, write_json, write_result,
+                    write_samples)
 from .suite import RunSpec, Suite, expand
 from .train import resolve_device
 
@@ -128,17 +129,23 @@ def _results_in_workers(todo: list[RunSpec], workers: int, inception_weights: st
 
 
 @dataclass(frozen=True)
-class RayOptions:
-    """Where and how big each Ray task is. ``address`` None starts a local Ray instance."""
+class ClusterOptions:
+    """What the ray and slurm launchers reserve per run, and (ray) where the cluster is: ``address``
+    None starts a local Ray instance."""
 
     address: str | None = None
     cpus_per_run: float = 1.0
     gpus_per_run: float = 0.0  # fractions share a GPU: 0.25 runs four small runs on one
 
+    @property
+    def threads(self) -> int:
+        """torch threads inside a run: its whole CPUs."""
+        return max(1, int(self.cpus_per_run))
 
-def _ray_task(spec: RunSpec, results_dir: str, inception_weights: str | None, threads: int) -> dict:
-    """One run inside a Ray worker: paths in, a plain dict out. Ray sets CUDA_VISIBLE_DEVICES, so a run
-    asking for a GPU sees it as device 0, which spec.device 'auto' picks."""
+
+def _remote_run(spec: RunSpec, results_dir: str, inception_weights: str | None, threads: int) -> dict:
+    """One run inside a Ray worker or Slurm job: paths in, a plain dict out. Ray and Slurm set
+    CUDA_VISIBLE_DEVICES, so a run asking for a GPU sees it as device 0, which spec.device 'auto' picks."""
     global _WORKER_RESOURCES
     if _WORKER_RESOURCES is None:  # Ray reuses worker processes: load data and scorers once per worker
         _init_worker(threads, inception_weights)
@@ -156,7 +163,7 @@ def _ray_warm(spec: RunSpec, inception_weights: str | None, threads: int) -> int
 
 
 def _results_in_ray(todo: list[RunSpec], workers: int, inception_weights: str | None, results_dir: Path,
-                    options: RayOptions, timings: dict):
+                    options: ClusterOptions, timings: dict):
     import ray
 
     started = time.perf_counter()
@@ -172,13 +179,13 @@ def _results_in_ray(todo: list[RunSpec], workers: int, inception_weights: str | 
           f"CPUs, {ray.cluster_resources().get('GPU', 0):g} GPUs)", file=sys.stderr)
     try:
         resources = {"num_cpus": options.cpus_per_run, "num_gpus": options.gpus_per_run}
-        threads = max(1, int(options.cpus_per_run))
+        threads = options.threads
         # one warm-up per worker slot, at once: each lands on its own worker process, which Ray then reuses
         warm = ray.remote(**resources)(_ray_warm)
         pids = ray.get([warm.remote(todo[0], inception_weights, threads) for _ in range(min(workers, len(todo)))])
         timings["startup"] = time.perf_counter() - started
         print(f"ray: {len(set(pids))} workers ready in {timings['startup']:.1f} s", file=sys.stderr)
-        task = ray.remote(**resources, max_retries=0)(_ray_task)
+        task = ray.remote(**resources, max_retries=0)(_remote_run)
         refs = {task.remote(spec, str(results_dir), inception_weights, threads): spec for spec in todo}
         while refs:
             done, _ = ray.wait(list(refs), num_returns=1)
@@ -206,20 +213,20 @@ class SlurmOptions:
 
 
 def _results_in_slurm(todo: list[RunSpec], inception_weights: str | None, results_dir: Path,
-                      ray_options: RayOptions, options: SlurmOptions):
+                      cluster: ClusterOptions, options: SlurmOptions):
     import submitit
 
     executor = submitit.AutoExecutor(folder=results_dir / "slurm_logs" / "%j", cluster=options.cluster)
-    params = {"timeout_min": options.time_min, "cpus_per_task": max(1, int(ray_options.cpus_per_run)),
+    params = {"timeout_min": options.time_min, "cpus_per_task": cluster.threads,
               "name": f"regbench-{todo[0].suite}", "slurm_array_parallelism": options.array_parallelism}
-    if ray_options.gpus_per_run:
-        params["gpus_per_node"] = max(1, round(ray_options.gpus_per_run))
+    if cluster.gpus_per_run:
+        params["gpus_per_node"] = max(1, round(cluster.gpus_per_run))
     if options.partition:
         params["slurm_partition"] = options.partition
     executor.update_parameters(**params)
     n = len(todo)
-    threads = max(1, int(ray_options.cpus_per_run))
-    jobs = executor.map_array(_ray_task, todo, [str(results_dir)] * n, [inception_weights] * n, [threads] * n)
+    jobs = executor.map_array(_remote_run, todo, [str(results_dir)] * n, [inception_weights] * n,
+                              [cluster.threads] * n)
     print(f"slurm: submitted {n} jobs ({executor.cluster}), logs in {results_dir / 'slurm_logs'}", file=sys.stderr)
     pending_jobs = dict(zip(jobs, todo))
     while pending_jobs:
@@ -240,16 +247,16 @@ def _results_in_slurm(todo: list[RunSpec], inception_weights: str | None, result
 
 def run_suite(suite: Suite, *, results_root: Path = Path("results"), workers: int = 1, progress: bool = True,
               resources: Resources | None = None, retry_failed: bool = False, launcher: str = "local",
-              ray_options: RayOptions | None = None, slurm_options: SlurmOptions | None = None) -> SweepSummary:
+              cluster: ClusterOptions | None = None, slurm_options: SlurmOptions | None = None) -> SweepSummary:
     results_dir = Path(results_root) / suite.name
     with FolderLock(results_dir):
         return _run_locked(suite, results_dir=results_dir, workers=workers, progress=progress,
                            resources=resources, retry_failed=retry_failed, launcher=launcher,
-                           ray_options=ray_options or RayOptions(), slurm_options=slurm_options or SlurmOptions())
+                           cluster=cluster or ClusterOptions(), slurm_options=slurm_options or SlurmOptions())
 
 
 def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool, resources: Resources | None,
-                retry_failed: bool, launcher: str, ray_options: RayOptions,
+                retry_failed: bool, launcher: str, cluster: ClusterOptions,
                 slurm_options: SlurmOptions) -> SweepSummary:
     specs = expand(suite)
     todo = pending(specs, results_dir, retry_failed=retry_failed)
@@ -262,9 +269,9 @@ def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool
     if not todo:
         results = iter(())
     elif launcher == "ray":
-        results = _results_in_ray(todo, workers, resources.inception_weights, results_dir, ray_options, timings)
+        results = _results_in_ray(todo, workers, resources.inception_weights, results_dir, cluster, timings)
     elif launcher == "slurm":
-        results = _results_in_slurm(todo, resources.inception_weights, results_dir, ray_options, slurm_options)
+        results = _results_in_slurm(todo, resources.inception_weights, results_dir, cluster, slurm_options)
     elif workers > 1 and len(todo) > 1:
         results = _results_in_workers(todo, workers, resources.inception_weights, results_dir)
     else:

@@ -120,7 +120,7 @@ def sweep_row(tmp: Path) -> tuple[str, str, str, str]:
     import ray
     import yaml
 
-    from benchmark.launch import RayOptions, Resources, run_suite
+    from benchmark.launch import ClusterOptions, Resources, run_suite
     from benchmark.suite import expand, load_suite
 
     path = tmp / "sweep.yaml"
@@ -137,7 +137,7 @@ def sweep_row(tmp: Path) -> tuple[str, str, str, str]:
     startup = time.perf_counter() - start
     try:
         summary = run_suite(suite, results_root=tmp / "ray", progress=False, launcher="ray", workers=2,
-                            ray_options=RayOptions())
+                            cluster=ClusterOptions())
         warming = summary.startup_seconds
         parallel = summary.seconds - warming
     finally:

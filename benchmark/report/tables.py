@@ -36,8 +36,9 @@ def runs_table(df: pd.DataFrame, extractor: str) -> pd.DataFrame:
 
 def real_data_row(real: dict, extractor: str) -> dict:
     r = real["real_data"]
+    is_text = f"{_fmt(r['inception_score_mean'])} ± {_fmt(r['inception_score_std'])}"
     return {"regularizer": f"real data (held-out {r['split']}, n={r['samples']})", "FID rank": "-", "runs": "-",
-            "ok": "-", f"best IS ({extractor})": f"{_fmt(r['inception_score_mean'])} ± {_fmt(r['inception_score_std'])}",
+            "ok": "-", f"best IS ({extractor})": is_text,
             "IS setting": "-", f"best FID ({extractor})": _fmt(r["fid"]), "FID setting": "-"}
 
 
