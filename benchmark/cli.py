@@ -46,16 +46,12 @@ def cmd_plan(args) -> int:
 
 def cmd_run(args) -> int:
     from .launch import ClusterOptions, Resources, SlurmOptions, run_suite
-
-    from .suite import override
-
     from .run import peak_rss_mb
+    from .suite import override
 
     suites = [override(s, max_steps=args.max_steps, samples=args.samples) for s in _load(args.suite)]
     if args.data_root:
         suites = [dataclasses.replace(s, data_root=args.data_root) for s in suites]
-    if (args.cpus_per_run or 1) <= 0 or (args.gpus_per_run or 0) < 0:
-        raise UserError("--cpus-per-run must be > 0 and --gpus-per-run >= 0")
     slurm_options = SlurmOptions(partition=args.slurm_partition, time_min=args.slurm_time,
                                  array_parallelism=args.slurm_array_parallelism, cluster=args.slurm_cluster)
     start = time.perf_counter()
@@ -149,6 +145,16 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _number(text: str, *, minimum: float, inclusive: bool) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < minimum or (value == minimum and not inclusive):
+        raise argparse.ArgumentTypeError(f"must be {'>=' if inclusive else '>'} {minimum:g}, got {text}")
+    return value
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -174,8 +180,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--slurm-cluster", choices=["slurm", "local", "debug"],
                      help="submitit executor (default: slurm where available); local/debug run here, for tests")
     run.add_argument("--ray-address", help="join a Ray cluster (auto or HOST:PORT); default: start a local one")
-    run.add_argument("--cpus-per-run", type=float, help="ray/slurm: CPUs per run (default: the suite's, else 1)")
-    run.add_argument("--gpus-per-run", type=float,
+    run.add_argument("--cpus-per-run", type=lambda t: _number(t, minimum=0, inclusive=False), help="ray/slurm: CPUs per run (default: the suite's, else 1)")
+    run.add_argument("--gpus-per-run", type=lambda t: _number(t, minimum=0, inclusive=True),
                      help="ray/slurm: GPUs per run, 0.25 shares one by 4 (default: the suite's, else 0)")
     run.add_argument("--workers", type=_positive, default=1, help="parallel worker processes (local launcher)")
     run.add_argument("--data-root", help="folder holding the dataset's files (overrides the suite's data_root)")

@@ -98,3 +98,11 @@ def test_setting_from_a_named_base(write_suite):
                                             "regularizers": ["none"]})))
     d = paper.settings()["D"]
     assert (run.setting, run.lr, run.beta1, run.beta2, run.n_dis) == ("D1", d["lr"], d["beta1"], d["beta2"], 1)
+
+
+@pytest.mark.parametrize("flag,value", [("--cpus-per-run", "0"), ("--gpus-per-run", "-1"), ("--workers", "0"),
+                                        ("--max-steps", "x")])
+def test_bad_run_flags_exit_2_naming_the_flag(write_suite, capsys, flag, value):
+    with pytest.raises(SystemExit) as exc:
+        main(["run", str(write_suite()), flag, value])
+    assert exc.value.code == 2 and flag in capsys.readouterr().err
