@@ -133,6 +133,9 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
     ckpt, start_step, train_seconds, resumed_from = Checkpoint(checkpoint), 0, 0.0, None
     if ckpt.exists():
         state = ckpt.load()
+        if state["config_hash"] != spec.config_hash:  # run ids include the hash: only a misplaced file gets here
+            raise ValueError(f"checkpoint {ckpt.path} belongs to another config ({state['config_hash']}, "
+                             f"this run is {spec.config_hash}); move it away to start this run afresh")
         g.load_state_dict(state["g"]), d.load_state_dict(state["d"])
         opt_g.load_state_dict(state["opt_g"]), opt_d.load_state_dict(state["opt_d"])
         torch.set_rng_state(state["rng"]), data_rng.set_state(state["data_rng"])

@@ -145,3 +145,11 @@ def test_ctrl_c_stops_at_an_update_boundary_with_a_checkpoint(real, tmp_path):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
     finally:
         REGULARIZERS._entries.pop("test_ctrl_c"), REGULARIZERS._origins.pop("test_ctrl_c")
+
+
+def test_a_checkpoint_of_another_config_is_refused(real, tmp_path):
+    ckpt = tmp_path / "run.pt"
+    train(spec_for("none", settings=["C"], checkpoint_every=5), real, progress=False, checkpoint=ckpt)
+    assert ckpt.exists()  # train leaves it; the launcher removes it once the result is written
+    with pytest.raises(ValueError, match="belongs to another config"):
+        train(spec_for("none", settings=["C"], checkpoint_every=5, seeds=[1]), real, progress=False, checkpoint=ckpt)
