@@ -20,6 +20,7 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
 from .data import digits_split
+from .store import atomic_torch_save
 
 NAME = "digits-cnn"
 VERSION = 2  # bump when the net or its training changes: the cache key includes it
@@ -94,10 +95,7 @@ def weights_path() -> Path:
         net, accuracy = train_classifier()
         if accuracy < MIN_TEST_ACCURACY:
             raise RuntimeError(f"{NAME} reached only {accuracy:.3f} test accuracy (< {MIN_TEST_ACCURACY})")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save({"state_dict": net.state_dict(), "test_accuracy": accuracy, "version": VERSION}, tmp)
-        os.replace(tmp, path)  # atomic: a concurrent run never reads half a file
+        atomic_torch_save({"state_dict": net.state_dict(), "test_accuracy": accuracy, "version": VERSION}, path)
     return path
 
 

@@ -25,6 +25,7 @@ from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from
 
 from . import digits_cnn
 from .data import load_images
+from .store import atomic_torch_save
 from .suite import Evaluation
 
 # KID as torch-fidelity defines it by default; the subset size shrinks to the sample counts when they are smaller
@@ -157,10 +158,7 @@ class Scorer:
             return torch.load(path, map_location="cpu", weights_only=True)
         feats = self.features(images)
         self.extractor_runs += 1
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save(feats, tmp)
-        os.replace(tmp, path)  # atomic: concurrent workers never read half a file
+        atomic_torch_save(feats, path)  # concurrent workers never read half a file
         return feats
 
     @property

@@ -36,6 +36,15 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def atomic_torch_save(obj, path: Path) -> None:
+    """torch.save, atomically: a kill or a concurrent reader never sees half a file."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
 def result_path(results_dir: Path, run_id: str) -> Path:
     return Path(results_dir) / f"{run_id}.json"
 

@@ -7,7 +7,6 @@ the run's regularizer overrides (see regularizers/base.py).
 from __future__ import annotations
 
 import math
-import os
 import signal
 import threading
 import time
@@ -23,6 +22,7 @@ from .data import to_unit_range
 from .losses import create_loss
 from .models import create_models
 from .probes import named_weight_layers, spectral_norms
+from .store import atomic_torch_save
 from .regularizers import Regularizer, create_regularizer
 from .suite import RunSpec
 
@@ -89,10 +89,7 @@ class Checkpoint:
         return self.path is not None and self.path.exists()
 
     def save(self, state: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, self.path)  # a kill mid-save leaves the previous checkpoint intact
+        atomic_torch_save(state, self.path)  # a kill mid-save leaves the previous checkpoint intact
 
     def load(self) -> dict:
         return torch.load(self.path, map_location="cpu", weights_only=False)
