@@ -65,7 +65,7 @@ def cmd_run(args) -> int:
         summary = run_suite(suite, results_root=Path(args.results), workers=args.workers,
                             progress=not args.quiet, resources=resources, retry_failed=args.retry_failed,
                             launcher=args.launcher, cluster=cluster, slurm_options=slurm_options)
-        failed += summary.counts["failed"]
+        failed += summary.counts["failed"] + summary.lost
         print(summary.line())
     driver, worker = peak_rss_mb(), peak_rss_mb(resource.RUSAGE_CHILDREN)
     memory = f"peak memory: driver {driver:.0f} MiB" + (
@@ -113,7 +113,8 @@ def cmd_report(args) -> int:
     from .report import NoResults, write_report
 
     try:
-        out = write_report(Path(args.results_dir), out_dir=Path(args.out) if args.out else None)
+        out = write_report([Path(d) for d in args.results_dir], out_dir=Path(args.out) if args.out else None,
+                           samples_per_setting=args.samples_per_setting)
     except NoResults as exc:
         raise UserError(str(exc)) from None
     print(f"report written: {out}")
@@ -194,9 +195,12 @@ def parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="print the expanded runs of a suite; runs nothing")
     plan.add_argument("suite")
     plan.set_defaults(fn=cmd_plan)
-    rep = sub.add_parser("report", help="tables, figures and report.md from a results folder")
-    rep.add_argument("results_dir")
-    rep.add_argument("--out", help="output folder (default: reports/<suite>)")
+    rep = sub.add_parser("report", help="report.md, report.html, tables and figures from one or several "
+                                        "results folders")
+    rep.add_argument("results_dir", nargs="+", help="results/<suite> folders; several are compared in one report")
+    rep.add_argument("--out", help="output folder (default: reports/<suite>, or reports/<a>+<b> for several)")
+    rep.add_argument("--samples-per-setting", action="store_true",
+                     help="also a grid of samples for every regularizer x setting")
     rep.set_defaults(fn=cmd_report)
     score = sub.add_parser("score", help="IS/FID/KID of a folder of images or an .npz against a dataset")
     score.add_argument("images", help="a folder of PNG/JPEG files, or an .npz of uint8 (N,H,W,C or N,C,H,W)")

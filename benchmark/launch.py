@@ -16,8 +16,8 @@ from .data import load_images
 from .lock import FolderLock
 from .metrics import Scorer
 from .run import execute
-from .store import (CHECKPOINT_DIR, REFERENCE_DIR, atomic_write_bytes, finished_ids, write_json, write_result,
-                    write_samples)
+from .store import (CHECKPOINT_DIR, REFERENCE_DIR, atomic_write_bytes, finished_ids, write_json, write_plan,
+                    write_result, write_samples)
 from .suite import RunSpec, Suite, expand
 from .train import resolve_device
 
@@ -29,10 +29,12 @@ class SweepSummary:
     counts: dict = field(default_factory=lambda: {"ok": 0, "diverged": 0, "failed": 0})
     seconds: float = 0.0
     startup_seconds: float = 0.0  # of seconds: connecting to Ray and warming its workers
+    lost: int = 0  # dispatched but no result came back (worker, node or job lost): unfinished
 
     def line(self) -> str:
         c = self.counts
-        return (f"{sum(c.values())} runs done ({c['ok']} ok, {c['diverged']} diverged, {c['failed']} failed), "
+        lost = f", {self.lost} lost (run again to finish them)" if self.lost else ""
+        return (f"{sum(c.values())} runs done ({c['ok']} ok, {c['diverged']} diverged, {c['failed']} failed){lost}, "
                 f"{self.skipped} already finished, in {self.seconds:.0f} s; results in {self.results_dir}")
 
 
@@ -245,6 +247,14 @@ def _results_in_slurm(todo: list[RunSpec], inception_weights: str | None, result
             yield out["record"], out["samples"]
 
 
+def plan(suite: Suite, specs: list[RunSpec]) -> dict:
+    """What this sweep is to produce, for a report of partial results to name the runs still missing."""
+    return {"suite": suite.name, "path": suite.path, "suite_sha256": suite.source_sha256,
+            "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "runs": [{"run_id": s.run_id, "regularizer": s.label, "setting": s.setting, "seed": s.seed}
+                     for s in specs]}
+
+
 def run_suite(suite: Suite, *, results_root: Path = Path("results"), workers: int = 1, progress: bool = True,
               resources: Resources | None = None, retry_failed: bool = False, launcher: str = "local",
               cluster: ClusterOptions | None = None, slurm_options: SlurmOptions | None = None) -> SweepSummary:
@@ -264,6 +274,7 @@ def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool
     start = time.perf_counter()
     resources = resources or Resources()
     resources.prepare(todo)  # fail fast, and fill the on-disk caches the workers then read
+    write_plan(results_dir, plan(suite, specs))
     resources.write_real_data(specs, results_dir)
     timings: dict = {}
     if not todo:
@@ -294,6 +305,7 @@ def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool
                         refresh=False)
         bar.update(1)
     bar.close()
+    summary.lost = len(todo) - sum(summary.counts.values())
     summary.seconds = time.perf_counter() - start
     summary.startup_seconds = timings.get("startup", 0.0)
     return summary

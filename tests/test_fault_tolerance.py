@@ -1,9 +1,13 @@
 """A sweep survives a SIGKILL, and two drivers never share a results folder."""
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+import pytest
 
 from benchmark.cli import main
 from benchmark.lock import FolderLock
@@ -42,3 +46,39 @@ def test_a_second_driver_on_the_same_folder_is_refused(write_suite, tmp_path, ca
     assert code == 3 and "in use by another `regbench run`" in err and f"pid {os.getpid()}" in err
     assert not list((tmp_path / "results" / "tiny").glob("*.json"))
     assert main(["run", str(suite), "--results", str(tmp_path / "results"), "--quiet"]) == 0  # released
+
+
+def _ray_run_processes():
+    """pids of Ray workers executing a run: Ray retitles a busy worker `ray::<task name>`."""
+    pids = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if (proc / "cmdline").read_bytes().startswith(b"ray::_remote_run"):
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds Ray's worker processes through /proc")
+def test_a_ray_worker_lost_mid_run_leaves_the_run_unfinished_for_the_next_run(write_suite, tmp_path):
+    pytest.importorskip("ray")
+    suite = write_suite({"steps": 300, "log_every": 50, "checkpoint_every": 10})
+    folder = tmp_path / "results" / "tiny"
+    proc = start(suite, tmp_path / "results", "--launcher", "ray", "--workers", "2")
+    deadline, victim = time.time() + 180, None
+    while time.time() < deadline and victim is None and proc.poll() is None:
+        if list((folder / "checkpoints").glob("*.pt")) and _ray_run_processes():
+            victim = _ray_run_processes()[0]
+        time.sleep(0.05)
+    assert victim, "no Ray worker was seen running a run"
+    os.kill(victim, signal.SIGKILL)  # as the OOM killer or a lost node would
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err
+    assert "lost (run again to finish them)" in out and "WorkerCrashedError" in err
+    lost = 4 - len(list(folder.glob("*.json")))
+    assert lost >= 1 and not list(folder.glob("*.tmp*"))
+    assert main(["run", str(suite), "--results", str(tmp_path / "results"), "--quiet"]) == 0
+    records = [json.loads(p.read_text()) for p in folder.glob("*.json")]
+    assert len(records) == 4 and all(r["status"] == "ok" for r in records)
+    assert sum(r["resumed_from_step"] is not None for r in records) >= 1  # from the lost run's checkpoint

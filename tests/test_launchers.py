@@ -33,13 +33,15 @@ def test_ray_matches_local(local_results, tmp_path):
         assert record["kid_mean"] == pytest.approx(local[run_id]["kid_mean"], rel=1e-6)
 
 
-def test_slurm_through_submitit_debug_executor_matches_local(write_suite, tmp_path):
+@pytest.mark.parametrize("executor", ["debug", "local"])
+def test_slurm_through_submitit_executors_matches_local(executor, write_suite, tmp_path):
+    """submitit's debug executor runs the jobs in this process; its local one as subprocesses, as sbatch would."""
     pytest.importorskip("submitit")
     suite = write_suite()
     assert main(["run", str(suite), "--results", str(tmp_path / "local"), "--quiet"]) == 0
     local = results(tmp_path / "local" / "tiny")
     assert main(["run", str(suite), "--results", str(tmp_path / "slurm"), "--launcher", "slurm",
-                 "--slurm-cluster", "debug", "--cpus-per-run", "2", "--quiet"]) == 0
+                 "--slurm-cluster", executor, "--cpus-per-run", "2", "--quiet"]) == 0
     remote = results(tmp_path / "slurm" / "tiny")
     assert sorted(remote) == sorted(local) and len(remote) == 4
     for run_id, record in remote.items():
