@@ -1,11 +1,14 @@
 """One run, spec to result: load data, train, score, assemble the result record."""
 from __future__ import annotations
 
+import functools
 import platform
 import resource
 import socket
+import subprocess
 import time
 import traceback
+from importlib import metadata
 from pathlib import Path
 
 import torch
@@ -23,8 +26,30 @@ def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     return round(kib / 1024, 1)
 
 
+@functools.lru_cache(maxsize=1)
+def code_version() -> dict:
+    """Which regbench made a result: the package version and, from a git checkout, the commit (dirty when
+    tracked files differ from it, so a result from uncommitted code says so)."""
+    try:
+        version = metadata.version("regbench")
+    except metadata.PackageNotFoundError:
+        version = None
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        top, _, commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "--show-toplevel", "HEAD"],
+                                        capture_output=True, text=True, timeout=10).stdout.partition("\n")
+        # an installed copy inside someone else's repository (a venv in a project) is not that project's code
+        commit = commit.strip() if top and Path(top).resolve() == repo else None
+        dirty = bool(commit) and bool(subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+            text=True, timeout=10).stdout.strip())
+    except (OSError, subprocess.SubprocessError):  # no git, or not a checkout: the version must do
+        commit, dirty = None, False
+    return {"regbench": version, "git_commit": commit, "git_dirty": dirty}
+
+
 def environment(device: torch.device) -> dict:
-    return {"python": platform.python_version(), "torch": torch.__version__,
+    return {**code_version(), "python": platform.python_version(), "torch": torch.__version__,
             "torch_fidelity": torch_fidelity.__version__, "platform": platform.platform(),
             "host": socket.gethostname(), "device": str(device),
             "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
@@ -32,7 +57,7 @@ def environment(device: torch.device) -> dict:
 
 
 def base_record(spec: RunSpec) -> dict:
-    return {"suite": spec.suite, "run_id": spec.run_id, "config_hash": spec.config_hash,
+    return {"suite": spec.suite, "suite_sha256": spec.suite_sha256, "run_id": spec.run_id, "config_hash": spec.config_hash,
             "regularizer": spec.label, "regularizer_name": spec.regularizer, "params": dict(spec.params),
             "loss": spec.loss, "setting": spec.setting, "lr": spec.lr, "beta1": spec.beta1, "beta2": spec.beta2,
             "n_dis": spec.n_dis, "seed": spec.seed, "steps": spec.steps, "batch_size": spec.batch_size,
@@ -83,5 +108,6 @@ def execute(spec: RunSpec, *, real: torch.Tensor, scorer: Scorer, progress: bool
     except Exception as exc:  # the sweep goes on; the record keeps the reason
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
     record["wall_seconds"] = time.time() - started
+    record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     record["peak_rss_mb"] = peak_rss_mb()
     return record, samples

@@ -20,6 +20,7 @@ REQUIRED_FIELDS = ("suite", "run_id", "regularizer", "setting", "lr", "beta1", "
 STATUSES = ("ok", "diverged", "failed")
 CHECKPOINT_DIR = "checkpoints"  # training state of unfinished runs, removed when the run's result is written
 REFERENCE_DIR = "reference"  # scores of real data, beside the runs (not a run: not matched by *.json)
+PLAN_DIR = "plan"  # the suite's grid as last run: the report lists planned runs without a result
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -109,3 +110,16 @@ def read_results(results_dir: Path) -> list[dict]:
 
 def read_real_data(results_dir: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((Path(results_dir) / REFERENCE_DIR).glob("*.json"))]
+
+
+def plan_path(results_dir: Path) -> Path:
+    return Path(results_dir) / PLAN_DIR / "plan.json"
+
+
+def write_plan(results_dir: Path, plan: dict) -> Path:
+    return write_json(plan_path(results_dir), plan)
+
+
+def read_plan(results_dir: Path) -> dict | None:
+    path = plan_path(results_dir)
+    return json.loads(path.read_text()) if path.exists() else None

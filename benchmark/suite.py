@@ -85,6 +85,7 @@ class Suite:
     steps_cap: int | None = None  # --max-steps, applied to per-regularizer steps too
     cpus_per_run: float = 1.0  # what a ray/slurm launcher reserves per run (flags override)
     gpus_per_run: float = 0.0  # fractions share a GPU between runs (ray)
+    source_sha256: str | None = None  # of the suite file's bytes: the report's reproducibility section
 
 
 @dataclass(frozen=True)
@@ -117,13 +118,14 @@ class RunSpec:
     device: str
     evaluation: Evaluation
     overrides: tuple[tuple[str, int], ...] = ()
+    suite_sha256: str | None = None
 
     def config(self) -> dict:
         """What defines the run's outcome: hashed into its id. Paths, devices, names and how often the run
         is logged, probed or checkpointed (none of which changes its numbers) are not in it."""
         out = asdict(self)
         for key in ("suite", "data_root", "device", "label", "setting", "log_every", "track_sn_every",
-                    "checkpoint_every", "overrides"):
+                    "checkpoint_every", "overrides", "suite_sha256"):
             out.pop(key)
         return out
 
@@ -265,13 +267,14 @@ class _Checker:
         return ev
 
 
-def parse_suite(raw: Any, *, path: str, default_name: str) -> Suite:
+def parse_suite(raw: Any, *, path: str, default_name: str, source_sha256: str | None = None) -> Suite:
     check = _Checker(path)
-    top = check.mapping(raw, "", [f.name for f in fields(Suite) if f.name not in ("path", "overrides", "steps_cap")])
+    internal = ("path", "overrides", "steps_cap", "source_sha256")
+    top = check.mapping(raw, "", [f.name for f in fields(Suite) if f.name not in internal])
     for key in _REQUIRED:
         if key not in top:
             raise check.fail(key, "missing (a suite needs dataset, regularizers, settings and steps)")
-    values: dict[str, Any] = {"name": default_name, "path": path}
+    values: dict[str, Any] = {"name": default_name, "path": path, "source_sha256": source_sha256}
     for key, value in top.items():
         if key in _SIMPLE:
             types, ok, wants = _SIMPLE[key]
@@ -299,7 +302,10 @@ def load_suites(path: str | Path) -> list[Suite]:
     """The suites of a file: one per YAML document (``---``); with several, each must have a name."""
     path = Path(path)
     try:
-        text = path.read_text()
+        data = path.read_bytes()
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise SuiteError(f"{path}: not a text file") from None
     except OSError as exc:
         raise SuiteError(f"{path}: cannot read suite ({exc.strerror})") from None
     try:
@@ -313,7 +319,8 @@ def load_suites(path: str | Path) -> list[Suite]:
             if not isinstance(doc, dict) or "name" not in doc:
                 raise SuiteError(f"{path}: document {i + 1}: name: missing (a file of several suites names each)")
     suites = [parse_suite(doc, path=str(path) if len(docs) == 1 else f"{path} (document {i + 1})",
-                          default_name=path.stem) for i, doc in enumerate(docs)]
+                          default_name=path.stem, source_sha256=hashlib.sha256(data).hexdigest()[:16])
+              for i, doc in enumerate(docs)]
     names = [s.name for s in suites]
     if len(set(names)) < len(names):
         raise SuiteError(f"{path}: name: two suites named {next(n for n in names if names.count(n) > 1)!r}")
@@ -342,7 +349,8 @@ def expand(suite: Suite) -> list[RunSpec]:
                     steps=min(reg.steps or suite.steps, suite.steps_cap or math.inf),
                     batch_size=suite.batch_size, log_every=suite.log_every,
                     track_sn_every=suite.track_sn_every, checkpoint_every=suite.checkpoint_every,
-                    device=suite.device, evaluation=suite.evaluation, overrides=suite.overrides))
+                    device=suite.device, evaluation=suite.evaluation, overrides=suite.overrides,
+                    suite_sha256=suite.source_sha256))
     return runs
 
 
