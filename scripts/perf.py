@@ -114,6 +114,31 @@ def memory_row() -> tuple[str, str, str, str]:
             f"run took {float(wall):.0f} s ({status})", "budget: 4 GiB for make bench in all")
 
 
+_ONE_RUN = ("import sys, time, torch; torch.set_num_threads(int(sys.argv[1]))\n"
+            "from benchmark.suite import load_suite, expand\nfrom benchmark.launch import Resources\n"
+            "from benchmark.run import execute\n"
+            "spec = [s for s in expand(load_suite('suites/default.yaml')) if s.label == 'none' and "
+            "s.setting == 'D'][0]\nr = Resources(); real, scorer = r.images(spec), r.scorer(spec)\n"
+            "start = time.perf_counter(); execute(spec, real=real, scorer=scorer, progress=False)\n"
+            "print(time.perf_counter() - start)")
+
+
+def ceiling_row() -> tuple[str, str, str, str]:
+    """What two workers can gain at best here: one run alone on all threads vs two copies at once on one
+    thread each. On this VM the two vCPUs slow each other down, so 2 workers cannot reach 0.5x serial."""
+    def one(threads: int, copies: int) -> float:
+        procs = [subprocess.Popen([sys.executable, "-c", _ONE_RUN, str(threads)], cwd=ROOT, stdout=subprocess.PIPE,
+                                  text=True) for _ in range(copies)]
+        return max(float(p.communicate()[0].split()[-1]) for p in procs)
+
+    alone = one(torch.get_num_threads(), 1)
+    pair = one(1, 2)
+    return ("ceiling for 2 workers: one default run (none, D)",
+            f"2 copies at once, 1 thread each: {pair:.1f} s",
+            f"alone, {torch.get_num_threads()} threads: {alone:.1f} s",
+            f"best possible sweep ratio {pair / (2 * alone):.2f}x serial")
+
+
 def sweep_row(tmp: Path) -> tuple[str, str, str, str]:
     """4 tiny runs (the default suite's model and length): the local launcher serially vs Ray with 2
     workers, Ray's start-up timed apart. Runs as short as 100 updates only measure the workers' cold start."""
@@ -167,7 +192,8 @@ def main() -> None:
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        rows = scoring_rows(args, tmp) + [cache_row(args, tmp), memory_row(), sweep_row(tmp)]
+        rows = scoring_rows(args, tmp) + [cache_row(args, tmp), memory_row(), ceiling_row(),
+                                          sweep_row(tmp)]
     header = ("| what | ours | alternative | result |", "|---|---|---|---|")
     table = "\n".join([*header, *("| " + " | ".join(r) + " |" for r in rows)])
     text = (f"# regbench performance\n\nMachine: {machine()}\n\nMeasured {time.strftime('%Y-%m-%d')} by "

@@ -18,7 +18,7 @@ def regbench(*args, cwd):
 
 
 def test_run_then_report(write_suite, tmp_path):
-    suite = write_suite()
+    suite = write_suite({"regularizers": ["spectral_norm", "none"]})
     run = regbench("run", str(suite), "--results", str(tmp_path / "results"), cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "4 runs done (4 ok" in run.stdout
@@ -33,6 +33,10 @@ def test_run_then_report(write_suite, tmp_path):
         assert result["sec_per_100_updates"] > 0
         assert result["run_id"] == path.stem
         assert (path.parent / f"{path.stem}.samples.npz").exists()
+        assert result["suite_sha256"] and result["finished"]
+        assert "git_commit" in result["environment"] and result["environment"]["regbench"]
+    plan = json.loads((tmp_path / "results" / "tiny" / "plan" / "plan.json").read_text())
+    assert sorted(r["run_id"] for r in plan["runs"]) == [p.stem for p in files]
     assert not list((tmp_path / "results").rglob("*.tmp"))
 
     again = regbench("run", str(suite), "--results", str(tmp_path / "results"), cwd=tmp_path)
@@ -50,11 +54,19 @@ def test_run_then_report(write_suite, tmp_path):
         assert png.stat().st_size > 1000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "digits-cnn" in md and "spectral_norm" in md
     assert (tmp_path / "report" / "tables" / "runs.csv").exists()
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == len(links) and "Missing runs" not in md
+    # the suite's order, not the files' alphabetical one
+    best = (tmp_path / "report" / "tables" / "is_per_setting.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in best[1:]] == ["spectral_norm", "none"]
 
 
 def test_report_of_nothing_is_a_clear_error(tmp_path):
     rep = regbench("report", str(tmp_path / "missing"), cwd=tmp_path)
     assert rep.returncode == 2 and "Traceback" not in rep.stderr and "regbench run" in rep.stderr
+    (tmp_path / "empty").mkdir()
+    rep = regbench("report", str(tmp_path / "empty"), cwd=tmp_path)
+    assert rep.returncode == 2 and "Traceback" not in rep.stderr and "no result files" in rep.stderr
 
 
 @pytest.fixture

@@ -1,65 +1,197 @@
-"""Reports from a fixed set of synthetic result files, written here: tables, paper columns, figures, links."""
+"""Reports from a fixed set of synthetic result files, written here: tables, paper columns, figures, links,
+the HTML page, several suites at once and a sweep still running."""
 import json
 import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
 from benchmark.report import write_report
-from benchmark.store import REFERENCE_DIR, write_json, write_result, write_samples
+from benchmark.store import CHECKPOINT_DIR, REFERENCE_DIR, write_json, write_plan, write_result, write_samples
+
+PNG = b"\x89PNG\r\n\x1a\n"
+FIGURES = ("is_per_setting", "fid_per_setting", "time_per_100_updates", "samples", "scores_over_training",
+           "losses_over_training", "spectral_norms")
 
 
-def result(reg, setting, *, fid, status="ok", is_mean=6.0, seed=0):
+def result(reg, setting, *, fid, status="ok", is_mean=6.0, seed=0, sec=12.5, suite="synthetic",
+           dataset="cifar10", extractor="inception-v3-compat"):
     ok = status == "ok"
     layers = ["features.0", "features.2", "head"]
     return {
-        "suite": "synthetic", "run_id": f"{reg}-{setting}-s{seed}", "regularizer": reg, "setting": setting,
-        "lr": 1e-4, "beta1": 0.5, "beta2": 0.9, "n_dis": 5, "seed": seed, "steps": 100, "steps_done": 100,
-        "status": status, "error": None if ok else "non-finite loss", "dataset": "cifar10", "image_size": 32,
-        "architecture": "standard_cnn", "width": 1.0, "feature_extractor": "inception-v3-compat",
+        "suite": suite, "suite_sha256": "abc123", "run_id": f"{reg}-{setting}-s{seed}", "regularizer": reg,
+        "setting": setting, "lr": 1e-4, "beta1": 0.5, "beta2": 0.9, "n_dis": 5, "seed": seed, "steps": 100,
+        "steps_done": 100, "status": status, "error": None if ok else "non-finite loss", "dataset": dataset,
+        "image_size": 32, "architecture": "standard_cnn", "width": 1.0, "feature_extractor": extractor,
         "inception_score_mean": is_mean if ok else None, "inception_score_std": 0.1 if ok else None,
-        "fid": fid if ok else None, "kid_mean": 0.01, "sec_per_100_updates": 12.5,
+        "fid": fid if ok else None, "kid_mean": 0.01, "sec_per_100_updates": sec, "finished": "2026-11-30T10:00:00",
+        "environment": {"git_commit": "0123456789abcdef", "git_dirty": False, "regbench": "0.1.0", "python": "3.11.7",
+                        "torch": "2.14.1", "torch_fidelity": "0.4.0", "device": "cpu", "device_name": "x86_64"},
+        "protocol": {"feature_extractor": extractor, "feature_extractor_weights_sha256": "feedbeef",
+                     "is_samples": 5000, "is_splits": 10, "fid_fake": 5000, "fid_real": 10000,
+                     "fid_real_split": "train", "dataset": dataset, "image_size": 32},
         "history": {"step": [50, 100], "d_loss": [1.0, 0.8], "g_loss": [1.0, 1.2], "sn_layers": layers,
-                    "sn_step": [0, 100], "sn": [[2.0, 3.0, 1.5], [1.0, 1.01, 0.99]],
-                    "eval_step": [50, 100], "eval": [{"samples": 100, "fid": fid + 10}, {"samples": 100, "fid": fid}]},
+                    "sn_step": [0, 100], "sn": [[2.0, 3.0, 1.5], [1.0, 1.01, 0.99]], "eval_step": [50, 100],
+                    "eval": [{"samples": 100, "fid": fid + 10, "inception_score_mean": is_mean - 1},
+                             {"samples": 100, "fid": fid, "inception_score_mean": is_mean}]},
     }
+
+
+def write_folder(folder, rows, *, planned=()):
+    for row in rows:
+        write_result(folder, row)
+        if row["status"] == "ok":
+            write_samples(folder, row["run_id"], np.zeros((16, 3, 32, 32), np.uint8))
+    runs = [{"run_id": r["run_id"], "regularizer": r["regularizer"], "setting": r["setting"], "seed": r["seed"]}
+            for r in rows] + list(planned)
+    write_plan(folder, {"suite": rows[0]["suite"], "runs": runs})
+    return folder
 
 
 @pytest.fixture
 def results_dir(tmp_path):
     folder = tmp_path / "results" / "synthetic"
-    rows = [result("spectral_norm", "A", fid=30.0), result("spectral_norm", "D", fid=35.0, is_mean=5.0),
-            result("wgan_gp", "A", fid=40.0), result("wgan_gp", "D", fid=0, status="diverged")]
-    for row in rows:
-        write_result(folder, row)
-        if row["status"] == "ok":
-            write_samples(folder, row["run_id"], np.zeros((16, 3, 32, 32), np.uint8))
+    rows = [result("spectral_norm", "A", fid=30.0, sec=12.5), result("spectral_norm", "D", fid=35.0, is_mean=5.0),
+            result("wgan_gp", "A", fid=40.0, sec=20.0), result("wgan_gp", "D", fid=0, status="diverged"),
+            result("none", "A", fid=50.0, sec=10.0), result("none", "D", fid=0, status="failed")]
+    write_folder(folder, rows)
     write_json(folder / REFERENCE_DIR / "real.json",
-               {"real_data": {"split": "test", "samples": 5000, "inception_score_mean": 11.0,
+               {"protocol": {"dataset": "cifar10", "image_size": 32, "feature_extractor": "inception-v3-compat"},
+                "real_data": {"split": "test", "samples": 5000, "inception_score_mean": 11.0,
                               "inception_score_std": 0.1, "fid": 3.0}})
     return folder
+
+
+class Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.refs, self.tags, self.headings = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.refs += [v for k, v in attrs if k in ("src", "href") and v]
+
+    def handle_data(self, data):
+        if self.tags and self.tags[-1] in ("h1", "h2", "h3"):
+            self.headings.append(data)
+
+
+def check_links(out):
+    md = (out / "report.md").read_text()
+    links = re.findall(r"\]\(([^)]+)\)", md)
+    assert links
+    for link in links:
+        assert (out / link).read_bytes()[:8] == PNG
+    page = Page()
+    page.feed((out / "report.html").read_text())
+    page.close()
+    assert page.tags[0] == "html" and "h1" in page.tags
+    for ref in page.refs:  # figures inside the page; links to the tables beside it; anchors within it
+        if ref.startswith("data:image/png;base64,") or ref.startswith("#"):
+            continue
+        assert (out / ref).is_file(), ref
+    assert sum(r.startswith("data:image/png") for r in page.refs) == len(links)  # every figure embedded
+    return md, page
 
 
 def test_tables_paper_columns_figures_and_links(results_dir, tmp_path):
     out = tmp_path / "report"
     md = write_report(results_dir, out_dir=out).read_text()
     best = pd.read_csv(out / "tables" / "best.csv")
-    assert list(best["regularizer"])[0].startswith("real data")
+    assert list(best["regularizer"]) == ["real data (held-out test, n=5000)", "spectral_norm", "wgan_gp", "none"]
     sn = best[best["regularizer"] == "spectral_norm"].iloc[0]
     assert float(sn["best FID (inception-v3-compat)"]) == 30.0 and sn["FID setting"] == "A"
+    assert sn["FID rank"] == "1" and best[best["regularizer"] == "none"].iloc[0]["FID rank"] == "3"
     assert sn["paper IS"] == "7.42 ± 0.08" and float(sn["paper FID"]) == 29.3  # Table 2, CIFAR-10, standard CNN
     assert best.iloc[0]["paper IS"] == "11.24 ± 0.12"  # the paper's real-data row
     runs = pd.read_csv(out / "tables" / "runs.csv")
-    assert (runs["status"] == "diverged").sum() == 1 and len(runs) == 4
+    assert (runs["status"] == "diverged").sum() == 1 and len(runs) == 6
     sn_table = pd.read_csv(out / "tables" / "spectral_norms.csv")
-    assert set(sn_table["regularizer"]) == {"spectral_norm", "wgan_gp"}
-    for name in ("is_per_setting", "fid_per_setting", "time_per_100_updates", "samples", "fid_over_training",
-                 "d_loss_over_training", "spectral_norms"):
+    assert set(sn_table["regularizer"]) == {"spectral_norm", "wgan_gp", "none"}
+    for name in FIGURES:
         assert f"figures/{name}.png" in md
-    for link in re.findall(r"\]\(([^)]+)\)", md):
-        assert (out / link).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "paper" in md and "Miyato" in md
+        assert (out / "figures" / f"{name}.png").stat().st_size > 1000
+    check_links(out)
+    assert "paper" in md and "Miyato" in md and "Missing runs" not in md
+
+
+def test_robustness_tables_name_diverged_and_failed_runs(results_dir, tmp_path):
+    write_report(results_dir, out_dir=tmp_path / "r")
+    fid = pd.read_csv(tmp_path / "r" / "tables" / "fid_per_setting.csv", dtype=str).set_index("regularizer")
+    assert fid.loc["spectral_norm", "A"] == "30.00" and fid.loc["spectral_norm", "D"] == "35.00"
+    assert fid.loc["wgan_gp", "D"] == "diverged" and fid.loc["none", "D"] == "failed"
+    is_ = pd.read_csv(tmp_path / "r" / "tables" / "is_per_setting.csv", dtype=str).set_index("regularizer")
+    assert is_.loc["spectral_norm", "D"] == "5.00" and is_.loc["wgan_gp", "D"] == "diverged"
+
+
+def test_cost_table_gives_the_ratio_to_none(results_dir, tmp_path):
+    write_report(results_dir, out_dir=tmp_path / "r")
+    cost = pd.read_csv(tmp_path / "r" / "tables" / "cost.csv", dtype=str).set_index("regularizer")
+    assert cost.loc["spectral_norm", "A"] == "12.50 (1.25x)" and cost.loc["wgan_gp", "A"] == "20.00 (2.00x)"
+    assert cost.loc["none", "A"] == "10.00 (1.00x)"
+    assert cost.loc["wgan_gp", "D"] == "12.50 (1.00x)"  # a diverged run's updates are timed all the same
+    assert cost.loc["wgan_gp", "x none, median"] == "1.50"
+
+
+def test_latex_tables_escape_and_use_booktabs(results_dir, tmp_path):
+    write_report(results_dir, out_dir=tmp_path / "r")
+    tex = (tmp_path / "r" / "tables" / "best.tex").read_text()
+    assert "\\toprule" in tex and "\\bottomrule" in tex and "spectral\\_norm" in tex and "$\\pm$" in tex
+    assert "±" not in tex and tex.count("\\\\") == 5  # header and 4 rows
+    for name in ("best", "is_per_setting", "fid_per_setting", "cost", "runs", "reproducibility", "settings"):
+        for ext in ("csv", "md", "tex"):
+            assert (tmp_path / "r" / "tables" / f"{name}.{ext}").stat().st_size > 0, (name, ext)
+
+
+def test_reproducibility_section_from_the_result_files(results_dir, tmp_path):
+    write_report(results_dir, out_dir=tmp_path / "r")
+    repro = pd.read_csv(tmp_path / "r" / "tables" / "reproducibility.csv", dtype=str).set_index("what")
+    col = repro["synthetic"]
+    assert col["regbench commit"] == "0123456789" and col["suite file sha256"] == "abc123"
+    assert col["torch"] == "2.14.1" and col["torch-fidelity"] == "0.4.0" and col["python"] == "3.11.7"
+    assert col["feature extractor"] == "inception-v3-compat (weights sha256 feedbeef)"
+    assert col["scoring protocol"] == "IS 5000 samples / 10 splits; FID 5000 fake vs 10000 real (train)"
+    assert col["runs finished"] == "2026-11-30 to 2026-11-30" and col["device"] == "cpu (x86_64)"
+
+
+def test_a_sweep_still_running_reports_what_it_has_and_lists_the_rest(tmp_path):
+    folder = tmp_path / "results" / "partial"
+    rows = [result("none", "A", fid=50.0, suite="partial"), result("spectral_norm", "A", fid=30.0, suite="partial")]
+    planned = [{"run_id": "wgan_gp-A-s0", "regularizer": "wgan_gp", "setting": "A", "seed": 0},
+               {"run_id": "wgan_gp-B-s0", "regularizer": "wgan_gp", "setting": "B", "seed": 0}]
+    write_folder(folder, rows, planned=planned)
+    (folder / CHECKPOINT_DIR).mkdir()
+    (folder / CHECKPOINT_DIR / "wgan_gp-A-s0.pt").write_bytes(b"state")
+    md = write_report(folder, out_dir=tmp_path / "r").read_text()
+    assert "2 of 4 planned runs have no result yet" in md
+    missing = pd.read_csv(tmp_path / "r" / "tables" / "missing.csv").set_index("run_id")
+    assert missing.loc["wgan_gp-A-s0", "state"] == "checkpointed" and missing.loc["wgan_gp-B-s0", "state"] == "not started"
+    check_links(tmp_path / "r")
+
+
+def test_several_suites_in_one_report(results_dir, tmp_path):
+    other = write_folder(tmp_path / "results" / "beyond", [
+        result("none", "A", fid=45.0, suite="beyond"), result("r1", "A", fid=20.0, suite="beyond"),
+        result("r1", "A", fid=25.0, seed=1, suite="beyond", dataset="digits", extractor="digits-cnn")])
+    out = tmp_path / "both"
+    md = write_report([results_dir, other], out_dir=out).read_text()
+    _, page = check_links(out)
+    # cifar10/inception and digits/digits-cnn scores are not comparable: two sections, each with its tables
+    assert "cifar10 32px, standard_cnn, scored with inception-v3-compat" in page.headings
+    assert "digits 32px, standard_cnn, scored with digits-cnn" in page.headings
+    best = pd.read_csv(out / "tables" / "cifar10-32px-standard_cnn-inception-v3-compat-best.csv")
+    regs = list(best["regularizer"])
+    assert regs[1] == "r1" and {"none [synthetic]", "none [beyond]", "spectral_norm", "wgan_gp"} <= set(regs)
+    digits = pd.read_csv(out / "tables" / "digits-32px-standard_cnn-digits-cnn-best.csv")
+    assert list(digits["regularizer"]) == ["r1"] and "paper IS" not in digits.columns
+    repro = pd.read_csv(out / "tables" / "reproducibility.csv")
+    assert list(repro.columns) == ["what", "synthetic", "beyond"]
+    assert "regbench report" in md and "beyond" in md
 
 
 def test_digits_reports_have_no_paper_columns(results_dir, tmp_path):
@@ -82,3 +214,30 @@ def test_several_seeds_give_mean_and_std_over_seeds(tmp_path):
     assert sn["best IS (inception-v3-compat)"] == "6.20 ± 0.20 (3 seeds)"
     assert sn["best FID (inception-v3-compat)"] == "32.00 ± 2.00 (3 seeds)"
     assert sn["runs"] == 3
+    fid = pd.read_csv(tmp_path / "r" / "tables" / "fid_per_setting.csv", dtype=str)
+    assert fid.iloc[0]["A"] == "32.00 ± 2.00"
+
+
+CHROMIUM = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+# What a page that failed to load or render would leave in Chromium's log (its dbus noise is not that)
+PAGE_ERRORS = re.compile(r"CONSOLE|Uncaught|net::ERR_|Not allowed to load local resource|Failed to load")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian: apt-get install "
+                                             "chromium; .ci/run installs it so CI runs this)")
+def test_report_html_opens_from_disk_in_headless_chromium(results_dir, tmp_path):
+    out = tmp_path / "report"
+    write_report(results_dir, out_dir=out)
+    url = (out / "report.html").resolve().as_uri()
+    base = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0"]
+    shot = tmp_path / "shot.png"
+    run = subprocess.run([*base, "--hide-scrollbars", "--window-size=1280,2000", f"--screenshot={shot}", url],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert not PAGE_ERRORS.findall(run.stderr), run.stderr[-2000:]
+    image = plt.imread(shot)
+    assert image.shape[:2] == (2000, 1280) and image[..., :3].std() > 0.05  # drawn, not a blank page
+    dom = subprocess.run([*base, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0 and "regbench report: synthetic" in dom.stdout and "Reproducibility" in dom.stdout
+    assert dom.stdout.count("<img") == len(FIGURES)

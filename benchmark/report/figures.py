@@ -15,8 +15,9 @@ from .tables import pivot  # noqa: E402
 
 
 def colours(regularizers: list[str]) -> dict[str, tuple]:
-    cmap = plt.get_cmap("tab10")
-    return {r: cmap(i % 10) for i, r in enumerate(regularizers)}
+    """One colour per regularizer for the whole report, every figure alike."""
+    cmap = plt.get_cmap("tab10" if len(regularizers) <= 10 else "tab20")
+    return {r: cmap(i % cmap.N) for i, r in enumerate(regularizers)}
 
 
 def _status_marks(ax, df: pd.DataFrame, regs: list[str], settings: list[str], width: float) -> None:
@@ -30,12 +31,13 @@ def _status_marks(ax, df: pd.DataFrame, regs: list[str], settings: list[str], wi
                         color="0.3")
 
 
-def grouped_bars(df: pd.DataFrame, value: str, *, ylabel: str, title: str, path: Path) -> Path:
+def grouped_bars(df: pd.DataFrame, value: str, *, ylabel: str, title: str, path: Path,
+                 colour_of: dict[str, tuple]) -> Path:
     table = pivot(df, value)
     regs, settings = [str(r) for r in table.index], list(table.columns)
     width = 0.8 / max(1, len(regs))
     fig, ax = plt.subplots(figsize=(max(6.0, 1.4 * len(settings) + 4), 4))
-    cols = colours(regs)
+    cols = colour_of
     for j, reg in enumerate(regs):
         xs = np.arange(len(settings)) + (j - (len(regs) - 1) / 2) * width
         ax.bar(xs, table.loc[reg].to_numpy(dtype=float), width, label=reg, color=cols[reg])
@@ -60,6 +62,28 @@ def _setting_labels(df: pd.DataFrame, settings: list[str]) -> list[str]:
         row = df[df["setting"] == s].iloc[0]
         labels.append(f"{s}\n({row['lr']:g}, {row['beta1']:g}, {row['beta2']:g}, {int(row['n_dis'])})")
     return labels
+
+
+def samples_per_regularizer(images: dict[str, tuple[str, np.ndarray | None]], *, path: Path,
+                            per_side: int = 8, columns: int = 4) -> Path:
+    """A panel of samples per regularizer, from the run named beside it (its best-FID run)."""
+    rows = int(np.ceil(len(images) / columns))
+    cols = min(columns, len(images))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 2.8 * rows), squeeze=False)
+    for ax, (reg, (setting, imgs)) in zip(axes.flat, images.items()):
+        ax.set_xticks([]), ax.set_yticks([])
+        if imgs is None:
+            ax.text(0.5, 0.5, "no samples", ha="center", va="center", fontsize=8, transform=ax.transAxes)
+        else:
+            ax.imshow(_tile(imgs[: per_side * per_side], per_side), cmap="gray", vmin=0, vmax=255,
+                      interpolation="nearest")
+        ax.set_title(f"{reg}\n(setting {setting})", fontsize=9)
+    for ax in axes.flat[len(images):]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def sample_grid(images: dict[tuple[str, str], np.ndarray | None], *, regs: list[str], settings: list[str],
@@ -107,27 +131,36 @@ def representative_runs(df: pd.DataFrame) -> dict[str, pd.Series]:
     return out
 
 
-def curves(runs: dict[str, pd.Series], *, x_key: str, y_fn, ylabel: str, title: str, path: Path,
-           colour_of: dict[str, tuple]) -> Path | None:
-    """One line per regularizer from each run's history; None when no run recorded any."""
-    fig, ax = plt.subplots(figsize=(7, 4))
-    drawn = 0
-    for reg, row in runs.items():
-        hist = row.get("history")
-        if not isinstance(hist, dict) or not hist.get(x_key):
-            continue
-        ys = y_fn(hist)
-        ax.plot(hist[x_key], ys, marker="o" if len(ys) < 15 else None, ms=3, label=f"{reg} ({row['setting']})",
-                color=colour_of[reg])
-        drawn += 1
-    if not drawn:
-        plt.close(fig)
+def curves(runs: dict[str, pd.Series], panels: list[tuple[str, object, str, str]], *, path: Path,
+           colour_of: dict[str, tuple], log_y: bool = False) -> Path | None:
+    """Side-by-side panels, each ``(x_key, y_fn, ylabel, title)``, one line per regularizer from its run's
+    history; panels no run recorded are left out, and None when none is left."""
+    def has(hist, x_key):
+        return isinstance(hist, dict) and bool(hist.get(x_key))
+
+    panels = [p for p in panels if any(has(row.get("history"), p[0]) for row in runs.values())]
+    if not panels:
         return None
-    ax.set_xlabel("generator updates")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels) + 1.8, 3.8), squeeze=False)
+    for ax, (x_key, y_fn, ylabel, title) in zip(axes[0], panels):
+        for reg, row in runs.items():
+            hist = row.get("history")
+            if not has(hist, x_key):
+                continue
+            ys = [np.nan if y is None else y for y in y_fn(hist)]
+            ax.plot(hist[x_key], ys, marker="o" if len(ys) < 15 else None, ms=3,
+                    label=f"{reg} ({row['setting']})", color=colour_of[reg])
+        ax.set_xlabel("generator updates")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
+        if log_y:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    legend = {}  # every regularizer drawn in any panel, once
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    axes[0][-1].legend(list(legend.values()), list(legend), loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -1,34 +1,92 @@
-"""report.md (and its tables/ and figures/) from one results folder."""
+"""report.md, report.html, tables/ and figures/ from one or several suites' results folders.
+
+Everything in a report comes from the result files (and each folder's plan and real-data scores):
+no number is written by hand. Runs whose scores are comparable (same dataset, image size,
+architecture and feature extractor) are compared in one section, whichever suites they came from.
+"""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from ..store import read_real_data, read_results, read_samples
 from .. import paper
+from ..store import CHECKPOINT_DIR, read_plan, read_real_data, read_results, read_samples
 from . import figures
-from .tables import best_table, pivot, runs_frame, runs_table
+from .document import Block, Bullets, Figure, Heading, Table, Text, to_html, to_markdown, write_tables
+from .tables import best_table, cost_table, per_setting_table, runs_frame, runs_table
 
 
 class NoResults(ValueError):
     pass
 
 
-def _md(df: pd.DataFrame) -> str:
-    return df.to_markdown(index=False, disable_numparse=True)
+@dataclass
+class SuiteResults:
+    folder: Path
+    results: list[dict]
+    real: list[dict]
+    plan: dict | None
+
+    @property
+    def name(self) -> str:
+        return (self.plan or {}).get("suite") or (self.results[0]["suite"] if self.results else self.folder.name)
+
+    def missing(self) -> list[dict]:
+        """Planned runs with no result file yet; a checkpoint means one is under way (or was stopped)."""
+        done = {r["run_id"] for r in self.results}
+        out = []
+        for run in (self.plan or {}).get("runs", []):
+            if run["run_id"] not in done:
+                started = (self.folder / CHECKPOINT_DIR / f"{run['run_id']}.pt").exists()
+                out.append({"suite": self.name, **run, "state": "checkpointed" if started else "not started"})
+        return out
 
 
-def _write_table(df: pd.DataFrame, tables_dir: Path, name: str) -> str:
-    df.to_csv(tables_dir / f"{name}.csv", index=False)
-    text = _md(df)
-    (tables_dir / f"{name}.md").write_text(text + "\n")
-    return text
+def load(folder: Path) -> SuiteResults:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise NoResults(f"{folder} is not a folder of results (run `regbench run SUITE` first)")
+    return SuiteResults(folder, read_results(folder), read_real_data(folder), read_plan(folder))
 
 
-def _figure_lines(alt: str, path: Path | None, out_dir: Path) -> list[str]:
-    return [f"![{alt}]({path.relative_to(out_dir)})", ""] if path is not None else []
+def _label_order(suites: list[SuiteResults]) -> list[str]:
+    order = []
+    for s in suites:
+        order += [r["regularizer"] for r in (s.plan or {}).get("runs", [])] + [r["regularizer"] for r in s.results]
+    return list(dict.fromkeys(order))
+
+
+def _qualified(records: list[dict]) -> list[dict]:
+    """A label that several suites use is one row per suite: "none [beyond]" beside "none [default]"."""
+    suites_of: dict[str, set] = {}
+    for r in records:
+        suites_of.setdefault(r["regularizer"], set()).add(r["suite"])
+    return [{**r, "regularizer": f"{r['regularizer']} [{r['suite']}]"} if len(suites_of[r["regularizer"]]) > 1 else r
+            for r in records]
+
+
+GROUP_KEYS = ("dataset", "image_size", "architecture", "feature_extractor")
+
+
+def _groups(records: list[dict]) -> dict[tuple, list[dict]]:
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        groups.setdefault(tuple(r.get(k) for k in GROUP_KEYS), []).append(r)
+    return groups
+
+
+def _values(df: pd.DataFrame, col: str) -> str:
+    return ", ".join(str(v) for v in dict.fromkeys(df[col].dropna()))
+
+
+def _settings_table(df: pd.DataFrame) -> pd.DataFrame:
+    first = df.drop_duplicates("setting").sort_values("setting")
+    return pd.DataFrame({"setting": first["setting"], "lr": first["lr"].map("{:g}".format),
+                         "beta1": first["beta1"].map("{:g}".format), "beta2": first["beta2"].map("{:g}".format),
+                         "n_dis": first["n_dis"].astype(int).astype(str)})
 
 
 def _sn_table(rep: dict) -> pd.DataFrame | None:
@@ -41,116 +99,219 @@ def _sn_table(rep: dict) -> pd.DataFrame | None:
     return pd.DataFrame(rows) if rows else None
 
 
-def write_report(results_dir: Path, *, out_dir: Path | None = None) -> Path:
-    results_dir = Path(results_dir)
-    if not results_dir.is_dir():
-        raise NoResults(f"{results_dir} is not a folder of results (run `regbench run SUITE` first)")
-    results = read_results(results_dir)
-    if not results:
-        raise NoResults(f"no result files (*.json) in {results_dir}")
-    suite = results[0]["suite"]
-    out_dir = Path(out_dir or Path("reports") / suite)
-    fig_dir, tables_dir = out_dir / "figures", out_dir / "tables"
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    tables_dir.mkdir(parents=True, exist_ok=True)
+def _eval_series(key: str):
+    return lambda h: [e.get(key) for e in h["eval"]]
 
-    df = runs_frame(results)
-    extractor = ", ".join(sorted({str(x) for x in df["feature_extractor"].dropna()})) or "n/a"
+
+def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, out_dir: Path,
+                  colour_of: dict, samples_per_setting: bool, sample_source) -> list[Block]:
+    fig_dir = out_dir / "figures"
+    extractor = _values(df, "feature_extractor") or "n/a"
+    dataset, architecture = df["dataset"].iloc[0], df["architecture"].iloc[0]
     regs, settings = [str(r) for r in df["regularizer"].cat.categories], sorted(df["setting"].unique())
-
-    runs_md = _write_table(runs_table(df, extractor), tables_dir, "runs")
-    dataset, architecture = results[0].get("dataset"), results[0].get("architecture")
+    counts = df["status"].value_counts().to_dict()
     comparable = extractor.startswith("inception")  # the paper's numbers are Inception's
     published = paper.table2(dataset, architecture) if comparable else {}
-    best = best_table(df, extractor, read_real_data(results_dir), published=published,
+    best = best_table(df, extractor, real, published=published,
                       real_published=paper.real_data(dataset) if comparable else None)
-    best_md = _write_table(best, tables_dir, "best")
-    is_fig = figures.grouped_bars(df, "inception_score_mean", ylabel=f"Inception Score ({extractor}), higher is better",
-                                  title="IS per setting (cf. Miyato et al. 2018, Fig. 1)",
-                                  path=fig_dir / "is_per_setting.png")
-    fid_fig = figures.grouped_bars(df, "fid", ylabel=f"FID ({extractor}), lower is better",
-                                   title="FID per setting (cf. Fig. 2)", path=fig_dir / "fid_per_setting.png")
-    time_fig = figures.grouped_bars(df, "sec_per_100_updates", ylabel="seconds per 100 generator updates",
-                                    title="Training time (cf. Fig. 10)", path=fig_dir / "time_per_100_updates.png")
-    colour_of = figures.colours(regs)
-    rep = figures.representative_runs(df)
-    fid_curve = figures.curves(
-        rep, x_key="eval_step", y_fn=lambda h: [e.get("fid") for e in h["eval"]],
-        ylabel=f"FID ({extractor}), lower is better", title="FID over training (smaller sample)",
-        path=fig_dir / "fid_over_training.png", colour_of=colour_of)
-    loss_curve = figures.curves(
-        rep, x_key="step", y_fn=lambda h: h["d_loss"], ylabel="discriminator loss (mean over log interval)",
-        title="Discriminator loss over training", path=fig_dir / "d_loss_over_training.png", colour_of=colour_of)
-    sn_fig = figures.spectral_norms(rep, path=fig_dir / "spectral_norms.png")
-    sn_table = _sn_table(rep)
-    sn_md = _write_table(sn_table, tables_dir, "spectral_norms") if sn_table is not None else None
-    samples = {}
-    for _, row in df.iterrows():
-        samples.setdefault((str(row["regularizer"]), row["setting"]), read_samples(results_dir, row["run_id"]))
-    grid_fig = figures.sample_grid(samples, regs=regs, settings=settings, path=fig_dir / "samples.png")
 
-    cost = pivot(df, "sec_per_100_updates").round(2).reset_index()
-    cost_md = _write_table(cost.astype(str).replace("nan", "-"), tables_dir, "time")
+    def fig(name: str) -> Path:
+        return fig_dir / f"{prefix}{name}.png"
 
-    env = results[0].get("environment", {})
-    counts = df["status"].value_counts().to_dict()
-    lines = [
-        f"# regbench report: `{suite}`",
-        "",
-        f"{len(df)} runs ({', '.join(f'{v} {k}' for k, v in counts.items())}) on `{results[0].get('dataset')}` "
-        f"at {results[0].get('image_size')}px, {results[0].get('architecture')} (width {results[0].get('width')}), "
-        f"{results[0].get('steps')} generator updates per run.",
-        "",
-        f"Scores use the feature extractor **{extractor}**"
-        + (" (a digits classifier trained by regbench; not Inception, so not comparable with published IS/FID)."
-           if "digits" in extractor else "."),
-        "",
-        "## Best result per regularizer",
-        "",
-        best_md,
-        "",
-        *(["Columns marked **paper** are Miyato et al. (2018), Table 2, for the same dataset, architecture "
-           "and row; ours are from the result files above. They are comparable only under the same protocol "
-           "(see each result's `protocol`)."] if published else []),
-        "",
-        "## Robustness across settings",
-        "",
-        f"![IS per setting]({is_fig.relative_to(out_dir)})",
-        "",
-        f"![FID per setting]({fid_fig.relative_to(out_dir)})",
-        "",
-        "## Cost",
-        "",
-        f"![time per 100 updates]({time_fig.relative_to(out_dir)})",
-        "",
-        "Seconds per 100 generator updates (training only, scoring excluded):",
-        "",
-        cost_md,
-        "",
-        "## Training",
-        "",
-        *_figure_lines("FID over training", fid_curve, out_dir),
-        *_figure_lines("D loss over training", loss_curve, out_dir),
-        *(["Largest singular value of each D layer's effective weight over training (cf. the paper's "
-           "spectral-norm figure), for each regularizer's best-FID run:", "",
-           *_figure_lines("spectral norms", sn_fig, out_dir),
-           "At the end of training:", "", sn_md, ""] if sn_fig is not None else []),
-        "## Samples",
-        "",
-        f"![samples]({grid_fig.relative_to(out_dir)})",
-        "",
-        "## All runs",
-        "",
-        runs_md,
-        "",
-        "## Environment",
-        "",
-        f"- device: {env.get('device')} ({env.get('device_name')}), threads {env.get('threads')}",
-        f"- python {env.get('python')}, torch {env.get('torch')}, torch-fidelity {env.get('torch_fidelity')}",
-        f"- platform: {env.get('platform')}",
-        f"- report written {dt.datetime.now().isoformat(timespec='seconds')} from `{results_dir}`",
-        "",
+    blocks: list[Block] = [
+        Heading("Summary", h),
+        Text(f"{len(df)} runs ({', '.join(f'{v} {k}' for k, v in counts.items())}) from suite "
+             f"{', '.join(f'`{s}`' for s in dict.fromkeys(df['suite']))} on `{dataset}` at "
+             f"{df['image_size'].iloc[0]}px, {architecture} (width {_values(df, 'width')}), "
+             f"{_values(df, 'steps')} generator updates per run."),
+        Text(f"Scores use the feature extractor **{extractor}**"
+             + (" (a digits classifier trained by regbench; not Inception, so not comparable with published "
+                "IS/FID)." if "digits" in extractor else ".")),
+        Text("Best IS and best FID over settings per regularizer (as the paper's Table 2), ranked by FID; "
+             "± is the std over seeds where there are several, else the IS's std over its splits."),
+        Table(best, f"{prefix}best"),
     ]
+    if published:
+        blocks.append(Text("Columns marked **paper** are Miyato et al. (2018), Table 2, for the same dataset, "
+                           "architecture and row; ours are from the result files. They are comparable only under "
+                           "the same protocol (see Reproducibility)."))
+    blocks += [
+        Heading("Robustness across settings", h),
+        Text("Each regularizer under every optimizer setting (the paper's Figures 1 and 2). A setting where a "
+             "run diverged or failed says so, in the figures and the tables."),
+        Table(_settings_table(df), f"{prefix}settings"),
+        Figure(figures.grouped_bars(df, "inception_score_mean", ylabel=f"Inception Score ({extractor}), higher "
+                                    "is better", title="IS per setting (cf. Miyato et al. 2018, Fig. 1)",
+                                    path=fig("is_per_setting"), colour_of=colour_of), "IS per setting"),
+        Figure(figures.grouped_bars(df, "fid", ylabel=f"FID ({extractor}), lower is better",
+                                    title="FID per setting (cf. Fig. 2)", path=fig("fid_per_setting"),
+                                    colour_of=colour_of), "FID per setting"),
+        Text(f"Inception Score ({extractor}) per setting, mean over seeds:"),
+        Table(per_setting_table(df, "inception_score_mean"), f"{prefix}is_per_setting"),
+        Text(f"FID ({extractor}) per setting, mean over seeds:"),
+        Table(per_setting_table(df, "fid"), f"{prefix}fid_per_setting"),
+        Heading("Cost", h),
+        Figure(figures.grouped_bars(df, "sec_per_100_updates", ylabel="seconds per 100 generator updates",
+                                    title="Training time (cf. Fig. 10)", path=fig("time_per_100_updates"),
+                                    colour_of=colour_of), "time per 100 updates"),
+        Text("Seconds per 100 generator updates (training only: scoring, probes and checkpoints are off the "
+             "clock), and in brackets the ratio to `none` at the same setting"
+             + ("" if "none" in regs else " (no `none` run here, so no ratios)") + ":"),
+        Table(cost_table(df), f"{prefix}cost"),
+        Heading("Training", h),
+    ]
+    rep = figures.representative_runs(df)
+    scores = figures.curves(rep, [
+        ("eval_step", _eval_series("fid"), f"FID ({extractor}), lower is better", "FID over training"),
+        ("eval_step", _eval_series("inception_score_mean"), f"IS ({extractor}), higher is better",
+         "IS over training")], path=fig("scores_over_training"), colour_of=colour_of)
+    losses = figures.curves(rep, [
+        ("step", lambda hist: hist["d_loss"], "discriminator loss (mean over log interval)", "D loss"),
+        ("step", lambda hist: hist["g_loss"], "generator loss (mean over log interval)", "G loss")],
+        path=fig("losses_over_training"), colour_of=colour_of)
+    blocks.append(Text("One line per regularizer, from its best-FID run (setting in brackets). Scores over "
+                       "training use a smaller sample than the final ones, so they read lower than the tables."))
+    blocks += [Figure(scores, "scores over training")] if scores else [Text("No scores over training recorded "
+                                                                            "(suite `evaluation.history_every`).")]
+    blocks += [Figure(losses, "losses over training")] if losses else []
+    sn_fig, sn_table = figures.spectral_norms(rep, path=fig("spectral_norms")), _sn_table(rep)
+    if sn_fig is not None:
+        blocks += [Text("Largest singular value of each D layer's effective weight over training (cf. the "
+                        "paper's spectral-norm figure), for the same runs:"), Figure(sn_fig, "spectral norms"),
+                   Text("At the end of training:"), Table(sn_table, f"{prefix}spectral_norms")]
+    blocks += [Heading("Samples", h), Text("Samples of each regularizer's best-FID run (setting below its name):"),
+               Figure(figures.samples_per_regularizer(
+                   {reg: (row["setting"], sample_source(row)) for reg, row in rep.items()},
+                   path=fig("samples")), "samples per regularizer")]
+    if samples_per_setting:
+        grid = {}
+        for _, row in df.iterrows():
+            grid.setdefault((str(row["regularizer"]), row["setting"]), sample_source(row))
+        blocks += [Text("Every setting (first seed):"),
+                   Figure(figures.sample_grid(grid, regs=regs, settings=settings, path=fig("samples_per_setting")),
+                          "samples per setting")]
+    blocks += [Heading("All runs", h), Table(runs_table(df, extractor), f"{prefix}runs")]
+    return blocks
+
+
+def _missing_blocks(suites: list[SuiteResults]) -> list[Block]:
+    missing = [m for s in suites for m in s.missing()]
+    unplanned = [s.name for s in suites if s.plan is None]
+    blocks: list[Block] = []
+    if missing:
+        planned = sum(len(s.plan["runs"]) for s in suites if s.plan)
+        blocks += [Heading("Missing runs", 2),
+                   Text(f"**Partial results:** {len(missing)} of {planned} planned runs have no result yet "
+                        "(still running, stopped, or lost); the tables above leave them out. "
+                        "`regbench run SUITE` again finishes them, resuming checkpointed ones."),
+                   Table(pd.DataFrame(missing)[["suite", "regularizer", "setting", "seed", "state", "run_id"]],
+                         "missing")]
+    if unplanned:
+        blocks += [Text(f"No plan recorded for {', '.join(f'`{n}`' for n in unplanned)} (results from before "
+                        "regbench kept one): runs missing there cannot be listed.")]
+    return blocks
+
+
+def _reproducibility(records: list[dict], suites: list[SuiteResults], command: str) -> list[Block]:
+    rows = []
+    for s in suites:
+        if not s.results:
+            continue
+        df = pd.json_normalize(s.results)
+
+        def vals(col: str, fmt=str) -> str:
+            return ", ".join(fmt(v) for v in dict.fromkeys(df[col].dropna())) if col in df else "-"
+
+        commits = ", ".join(dict.fromkeys(
+            f"{c[:10]}{' (dirty)' if d else ''}" for c, d in zip(df.get("environment.git_commit", []),
+                                                                 df.get("environment.git_dirty", []))
+            if isinstance(c, str))) or "-"
+        proto = df.get("protocol.is_samples")
+        protocol = "-" if proto is None else ", ".join(dict.fromkeys(
+            f"IS {int(i)} samples / {int(sp)} splits; FID {int(ff)} fake vs {int(fr)} real ({split})"
+            for i, sp, ff, fr, split in zip(df["protocol.is_samples"], df["protocol.is_splits"],
+                                             df["protocol.fid_fake"], df["protocol.fid_real"],
+                                             df["protocol.fid_real_split"]) if pd.notna(i)))
+        finished = sorted(df["finished"].dropna()) if "finished" in df else []
+        rows.append({
+            "suite": s.name, "runs": len(df),
+            "suite file sha256": vals("suite_sha256") or "-",
+            "regbench commit": commits, "regbench": vals("environment.regbench"),
+            "python": vals("environment.python"), "torch": vals("environment.torch"),
+            "torch-fidelity": vals("environment.torch_fidelity"),
+            "device": ", ".join(dict.fromkeys(f"{d} ({n})" for d, n in zip(
+                df.get("environment.device", []), df.get("environment.device_name", [])) if isinstance(d, str))),
+            "feature extractor": ", ".join(dict.fromkeys(
+                f"{e} (weights sha256 {w})" for e, w in zip(df.get("protocol.feature_extractor", []),
+                                                            df.get("protocol.feature_extractor_weights_sha256", []))
+                if isinstance(e, str))) or vals("feature_extractor"),
+            "scoring protocol": protocol,
+            "runs finished": f"{finished[0][:10]} to {finished[-1][:10]}" if finished else "-",
+        })
+    table = pd.DataFrame(rows).set_index("suite").T.reset_index().rename(columns={"index": "what"})
+    return [Heading("Reproducibility", 2),
+            Text("What produced these numbers, from the result files (each value that differs between runs of "
+                 "a suite is listed):"),
+            Table(table, "reproducibility"),
+            Bullets([f"report written {dt.datetime.now().isoformat(timespec='seconds')} from "
+                     + ", ".join(f"`{s.folder}`" for s in suites), f"regenerate with `{command}`"])]
+
+
+def _clear_generated(out_dir: Path) -> None:
+    """Files a previous report wrote and this one may not: a stale figure must not pass for a current one."""
+    for sub, patterns in (("figures", ("*.png",)), ("tables", ("*.csv", "*.md", "*.tex"))):
+        for pattern in patterns:
+            for f in (out_dir / sub).glob(pattern):
+                f.unlink()
+
+
+def write_report(results_dirs, *, out_dir: Path | None = None, samples_per_setting: bool = False) -> Path:
+    """Write report.md and report.html (with tables/ and figures/) for one or several results folders;
+    returns report.md's path."""
+    dirs = [Path(results_dirs)] if isinstance(results_dirs, (str, Path)) else [Path(d) for d in results_dirs]
+    suites = [load(d) for d in dirs]
+    if not any(s.results for s in suites):
+        planned = sum(len(s.plan["runs"]) for s in suites if s.plan)
+        raise NoResults(f"no result files (*.json) in {', '.join(map(str, dirs))}"
+                        + (f" yet ({planned} runs planned)" if planned else ""))
+    names = list(dict.fromkeys(s.name for s in suites))
+    out_dir = Path(out_dir or Path("reports") / "+".join(names))
+    (out_dir / "figures").mkdir(parents=True, exist_ok=True)
+    _clear_generated(out_dir)
+
+    records = _qualified([r for s in suites for r in s.results])
+    order = _label_order(suites)
+    order = list(dict.fromkeys([q for label in order for q in [label, *(r["regularizer"] for r in records
+                                if r["regularizer"].startswith(f"{label} ["))]]))
+    colour_of = figures.colours(list(dict.fromkeys(order + [r["regularizer"] for r in records])))
+    folder_of = {r["run_id"]: s.folder for s in suites for r in s.results}
+    real = [x for s in suites for x in s.real]
+    groups = _groups(records)
+
+    title = f"regbench report: {', '.join(names)}"
+    blocks: list[Block] = []
+    if len(groups) > 1:
+        blocks.append(Text(f"{len(records)} runs in {len(groups)} comparisons (runs are compared where their "
+                           "scores are: same dataset, image size, architecture and feature extractor)."))
+    for i, (key, group) in enumerate(groups.items()):
+        df = runs_frame(group, order)
+        h, prefix = 2, ""
+        if len(groups) > 1:
+            dataset, size, arch, extractor = key
+            blocks.append(Heading(f"{dataset} {size}px, {arch}, scored with {extractor}", 2))
+            h, prefix = 3, f"{dataset}-{size}px-{arch}-{extractor}-".replace("/", "_")
+        same = [x for x in real if "protocol" not in x or (x["protocol"].get("dataset"), x["protocol"].get(
+            "image_size"), x["protocol"].get("feature_extractor")) == (key[0], key[1], key[3])]
+        blocks += _group_blocks(df, real=same, h=h, prefix=prefix, out_dir=out_dir, colour_of=colour_of,
+                                samples_per_setting=samples_per_setting,
+                                sample_source=lambda row: read_samples(folder_of[row["run_id"]], row["run_id"]))
+    blocks += _missing_blocks(suites)
+    command = "regbench report " + " ".join(map(str, dirs)) + f" --out {out_dir}" + (
+        " --samples-per-setting" if samples_per_setting else "")
+    blocks += _reproducibility(records, suites, command)
+
+    write_tables(blocks, out_dir / "tables")
+    (out_dir / "report.html").write_text(to_html(blocks, out_dir, title=title))
     path = out_dir / "report.md"
-    path.write_text("\n".join(lines))
+    path.write_text(to_markdown(blocks, out_dir, title=title))
     return path

@@ -8,12 +8,13 @@ COLUMNS = ["regularizer", "setting", "lr", "beta1", "beta2", "n_dis", "seed", "s
            "inception_score_std", "fid", "kid_mean", "sec_per_100_updates", "steps_done", "steps", "run_id"]
 
 
-def runs_frame(results: list[dict]) -> pd.DataFrame:
+def runs_frame(results: list[dict], order: list[str] = ()) -> pd.DataFrame:
+    """One row per result; regularizers ordered as ``order`` (the suites' own order), then as they appear."""
     df = pd.DataFrame(results)
     for col in COLUMNS:
         if col not in df:
             df[col] = np.nan
-    order = list(dict.fromkeys(df["regularizer"]))  # first appearance: the suite's order
+    order = list(dict.fromkeys([r for r in order if r in set(df["regularizer"])] + list(df["regularizer"])))
     df["regularizer"] = pd.Categorical(df["regularizer"], categories=order, ordered=True)
     return df.sort_values(["regularizer", "setting", "seed"]).reset_index(drop=True)
 
@@ -109,3 +110,49 @@ def pivot(df: pd.DataFrame, value: str) -> pd.DataFrame:
     table = table.reindex(index=df["regularizer"].cat.categories, columns=settings)
     table.index.name = "regularizer"
     return table
+
+
+def _cell(runs: pd.DataFrame, value: str, digits: int) -> str:
+    """A setting's value for one regularizer: the mean over its ok seeds (± their std when several), and
+    any runs that diverged or failed named beside it; a setting with no ok run shows why, never a blank."""
+    if runs.empty:
+        return "-"
+    ok = runs.loc[runs["status"] == "ok", value].dropna()
+    bad = runs.loc[runs["status"] != "ok", "status"]
+    why = "/".join(sorted(set(bad)))
+    if ok.empty:
+        return why or "no score"
+    text = f"{ok.mean():.{digits}f}" + (f" ± {ok.std(ddof=1):.{digits}f}" if len(ok) > 1 else "")
+    return text + (f" ({len(bad)} of {len(runs)} {why})" if len(bad) else "")
+
+
+def per_setting_table(df: pd.DataFrame, value: str, *, digits: int = 2) -> pd.DataFrame:
+    """regularizer x setting (the paper's Figures 1-2 as a table)."""
+    settings = sorted(df["setting"].unique())
+    rows = []
+    for reg in df["regularizer"].cat.categories:
+        runs = df[df["regularizer"] == reg]
+        rows.append({"regularizer": str(reg), **{s: _cell(runs[runs["setting"] == s], value, digits) for s in settings}})
+    return pd.DataFrame(rows)
+
+
+def cost_table(df: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:
+    """Seconds per 100 generator updates per setting (mean over the runs that measured it, diverged ones
+    too: their updates cost the same), with the ratio to ``baseline`` at the same setting beside each
+    (the paper's Figure 10 as ratios) and the median of those ratios."""
+    timed = df.dropna(subset=["sec_per_100_updates"])
+    table = timed.pivot_table(index="regularizer", columns="setting", values="sec_per_100_updates",
+                              aggfunc="mean", observed=False)
+    table = table.reindex(index=df["regularizer"].cat.categories, columns=sorted(df["setting"].unique()))
+    base = table.loc[baseline] if baseline in table.index else None
+    rows = []
+    for reg, times in table.iterrows():
+        row = {"regularizer": str(reg)}
+        ratios = times / base if base is not None else pd.Series(np.nan, index=times.index)
+        for setting, t in times.items():
+            r = ratios[setting]
+            row[setting] = "-" if pd.isna(t) else f"{t:.2f}" + ("" if pd.isna(r) else f" ({r:.2f}x)")
+        if base is not None:
+            row[f"x {baseline}, median"] = "-" if ratios.isna().all() else f"{ratios.median():.2f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
