@@ -184,16 +184,22 @@ def machine() -> str:
             f"torch-fidelity {torch_fidelity.__version__}, Python {platform.python_version()}")
 
 
+ROWS = ["scoring", "cache", "memory", "ceiling", "sweep"]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--inception", action="store_true", help="add an Inception-v3 scoring row (slow on CPU)")
     p.add_argument("--out", default=str(ROOT / "reports" / "perf" / "perf.md"))
+    p.add_argument("--only", nargs="+", choices=ROWS, default=ROWS, help="measure only these rows")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        rows = scoring_rows(args, tmp) + [cache_row(args, tmp), memory_row(), ceiling_row(),
-                                          sweep_row(tmp)]
+        makers = {"scoring": lambda: scoring_rows(args, tmp), "cache": lambda: [cache_row(args, tmp)],
+                  "memory": lambda: [memory_row()], "ceiling": lambda: [ceiling_row()],
+                  "sweep": lambda: [sweep_row(tmp)]}
+        rows = [row for name in ROWS if name in args.only for row in makers[name]()]
     header = ("| what | ours | alternative | result |", "|---|---|---|---|")
     table = "\n".join([*header, *("| " + " | ".join(r) + " |" for r in rows)])
     text = (f"# regbench performance\n\nMachine: {machine()}\n\nMeasured {time.strftime('%Y-%m-%d')} by "
