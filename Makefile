@@ -10,9 +10,11 @@ SUITE ?= suites/default.yaml
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml examples/plugins/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	# the example plugins (R1, SN + GP), found through their entry point like any third-party package
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e examples/plugins
 	touch $(STAMP)
 
 bench: install

@@ -1,4 +1,4 @@
-"""``regbench`` (and ``python -m benchmark``): run, plan, report, list."""
+"""``regbench`` (and ``python -m benchmark``): run, plan, report, score, list, check-plugin, new-plugin."""
 from __future__ import annotations
 
 import argparse
@@ -135,7 +135,7 @@ def cmd_list(args) -> int:
         hooks = ", ".join(h for h in cls.HOOKS if cls.uses(h)) or "-"
         loss = f"; loss {cls.loss}" if cls.loss else ""
         print(f"  {name:<16} params: {params}; hooks: {hooks}{loss} [{REGULARIZERS.origin(name)}]")
-    for problem in PLUGIN_PROBLEMS:
+    for problem in PLUGIN_PROBLEMS.values():
         print(f"  ! {problem}")
     print("losses:        " + ", ".join(LOSSES.names()))
     print("architectures: " + ", ".join(ARCHITECTURES.names()))
@@ -143,6 +143,49 @@ def cmd_list(args) -> int:
     print("settings (Miyato et al. 2018, Table 1):")
     for name, s in settings().items():
         print(f"  {name}: lr {s['lr']:g}, beta1 {s['beta1']}, beta2 {s['beta2']}, n_dis {s['n_dis']}")
+    return 0
+
+
+def _plugin_params(pairs: list[str]) -> dict:
+    import yaml
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--param {pair!r}: expected NAME=VALUE")
+        out[key] = yaml.safe_load(value)  # 0.5 -> float, 3 -> int, true -> bool, as in a suite
+    return out
+
+
+def cmd_check_plugin(args) -> int:
+    from .plugin_check import check_plugin, format_table, passed
+    from .regularizers import REGULARIZERS, BadHyperparameter, PluginError, load_plugin_file
+    from .registry import UnknownName
+    from .suite import SuiteError
+
+    try:
+        for path in args.plugin or ():
+            load_plugin_file(path)
+        REGULARIZERS.get(args.name)
+        outcomes = check_plugin(args.name, params=_plugin_params(args.param))
+    except (PluginError, UnknownName, BadHyperparameter, SuiteError) as exc:
+        raise UserError(str(exc)) from None
+    print(format_table(args.name, outcomes))
+    return 0 if passed(outcomes) else 1
+
+
+def cmd_new_plugin(args) -> int:
+    from .plugin_template import render
+
+    if not args.name.isidentifier():
+        raise UserError(f"plugin name {args.name!r} must be a Python identifier (letters, digits, _)")
+    path = Path(args.out or f"{args.name}.py")
+    if path.exists() and not args.force:
+        raise UserError(f"{path} exists; pass --force to overwrite it")
+    path.write_text(render(args.name, path.name))
+    print(f"wrote {path}: every hook stubbed (the identity). Check it with:\n"
+          f"  regbench check-plugin {args.name} --plugin {path}")
     return 0
 
 
@@ -212,7 +255,19 @@ def parser() -> argparse.ArgumentParser:
     score.add_argument("--inception-weights", help=f"local copy of {INCEPTION_FILE} (or ${INCEPTION_ENV})")
     score.add_argument("--json", action="store_true", help="print the scores and protocol as JSON")
     score.set_defaults(fn=cmd_score)
-    sub.add_parser("list", help="what is registered").set_defaults(fn=cmd_list)
+    sub.add_parser("list", help="what is registered, and where each regularizer came from").set_defaults(fn=cmd_list)
+    check = sub.add_parser("check-plugin", help="conformance checks of a regularizer on the tiny standard CNN "
+                                                "and ResNet (CPU)")
+    check.add_argument("name")
+    check.add_argument("--plugin", action="append", metavar="FILE", help="a plugin file to load first (repeatable)")
+    check.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                       help="a hyperparameter to check with (repeatable)")
+    check.set_defaults(fn=cmd_check_plugin)
+    new = sub.add_parser("new-plugin", help="write a starter regularizer file with every hook stubbed")
+    new.add_argument("name")
+    new.add_argument("--out", help="file to write (default: NAME.py here)")
+    new.add_argument("--force", action="store_true", help="overwrite the file if it exists")
+    new.set_defaults(fn=cmd_new_plugin)
     return p
 
 

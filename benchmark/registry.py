@@ -21,6 +21,7 @@ class Registry:
         self.kind = kind
         self._entries: dict[str, Callable] = {}
         self._origins: dict[str, str] = {}
+        self.hints: dict[str, str] = {}  # name -> why it is not registered (a plugin that failed to load)
 
     def register(self, name: str, *, origin: str = "built-in") -> Callable:
         if not isinstance(name, str) or not name.isidentifier():
@@ -39,7 +40,14 @@ class Registry:
         try:
             return self._entries[name]
         except KeyError:
+            if name in self.hints:
+                raise UnknownName(self.hints[name]) from None
             raise UnknownName(f"unknown {self.kind} {name!r}; registered: {', '.join(self.names())}") from None
+
+    def remove(self, name: str) -> None:
+        """Undo a registration (a plugin that failed half-way through loading)."""
+        self._entries.pop(name, None)
+        self._origins.pop(name, None)
 
     def origin(self, name: str) -> str:
         return self._origins[name]

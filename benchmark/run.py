@@ -16,6 +16,7 @@ import torch_fidelity
 
 from .data import to_uint8
 from .metrics import Scorer
+from .regularizers import REGULARIZERS, load_plugin_file
 from .suite import RunSpec
 from .train import generate, resolve_device, train
 
@@ -92,6 +93,9 @@ def execute(spec: RunSpec, *, real: torch.Tensor, scorer: Scorer, progress: bool
     started = time.time()
     samples = None
     try:
+        for path in spec.plugins:  # a worker process starts with the built-ins and installed plugins only
+            load_plugin_file(path)
+        record["regularizer_origin"] = REGULARIZERS.origin(spec.regularizer)
         record["feature_extractor"] = scorer.extractor_name
         record["protocol"] = scorer.protocol()
         outcome = train(spec, real, progress=progress, evaluate=history_evaluator(spec, scorer),

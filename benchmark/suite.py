@@ -21,7 +21,7 @@ from .data import DATASETS
 from .losses import LOSSES
 from .models import ARCHITECTURES
 from .registry import UnknownName
-from .regularizers import REGULARIZERS, BadHyperparameter
+from .regularizers import REGULARIZERS, BadHyperparameter, PluginError, load_plugin_file
 
 
 class SuiteError(ValueError):
@@ -86,6 +86,7 @@ class Suite:
     cpus_per_run: float = 1.0  # what a ray/slurm launcher reserves per run (flags override)
     gpus_per_run: float = 0.0  # fractions share a GPU between runs (ray)
     source_sha256: str | None = None  # of the suite file's bytes: the report's reproducibility section
+    plugins: tuple[str, ...] = ()  # regularizer plugin files (absolute), loaded again in every worker
 
 
 @dataclass(frozen=True)
@@ -119,13 +120,14 @@ class RunSpec:
     evaluation: Evaluation
     overrides: tuple[tuple[str, int], ...] = ()
     suite_sha256: str | None = None
+    plugins: tuple[str, ...] = ()
 
     def config(self) -> dict:
         """What defines the run's outcome: hashed into its id. Paths, devices, names and how often the run
         is logged, probed or checkpointed (none of which changes its numbers) are not in it."""
         out = asdict(self)
         for key in ("suite", "data_root", "device", "label", "setting", "log_every", "track_sn_every",
-                    "checkpoint_every", "overrides", "suite_sha256"):
+                    "checkpoint_every", "overrides", "suite_sha256", "plugins"):
             out.pop(key)
         return out
 
@@ -230,6 +232,21 @@ class _Checker:
         return Setting(name=entry["name"], lr=float(entry["lr"]), beta1=float(entry["beta1"]),
                        beta2=float(entry["beta2"]), n_dis=entry["n_dis"])
 
+    def plugins(self, value: Any, base_dir: Path) -> tuple[str, ...]:
+        """Plugin files, relative to the suite file; each is imported here, so a broken one stops the
+        suite before anything runs."""
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail("plugins", f"must be a list of file paths, got {value!r}")
+        out = []
+        for i, item in enumerate(value):
+            path = (base_dir / item).resolve()
+            try:
+                load_plugin_file(path)
+            except PluginError as exc:
+                raise self.fail(f"plugins[{i}]", str(exc)) from None
+            out.append(str(path))
+        return tuple(out)
+
     def regularizer(self, item: Any, where: str) -> RegularizerSpec:
         if isinstance(item, str):
             item = {"name": item}
@@ -238,7 +255,9 @@ class _Checker:
         try:
             cls = REGULARIZERS.get(name)
         except UnknownName as exc:
-            raise self.fail(f"{where}.name", str(exc)) from None
+            hint = ("" if name in REGULARIZERS.hints else " (a plugin? install its package, or name its file "
+                    "under `plugins:` in the suite)")
+            raise self.fail(f"{where}.name", f"{exc}{hint}") from None
         label = self.typed(entry.get("label", name), f"{where}.label", str)
         loss = entry.get("loss")
         if loss is not None and loss not in LOSSES:
@@ -267,7 +286,8 @@ class _Checker:
         return ev
 
 
-def parse_suite(raw: Any, *, path: str, default_name: str, source_sha256: str | None = None) -> Suite:
+def parse_suite(raw: Any, *, path: str, default_name: str, source_sha256: str | None = None,
+                base_dir: Path = Path(".")) -> Suite:
     check = _Checker(path)
     internal = ("path", "overrides", "steps_cap", "source_sha256")
     top = check.mapping(raw, "", [f.name for f in fields(Suite) if f.name not in internal])
@@ -282,6 +302,8 @@ def parse_suite(raw: Any, *, path: str, default_name: str, source_sha256: str | 
             if value is not None and not ok(value):
                 raise check.fail(key, f"must be {wants}, got {value!r}")
             values[key] = float(value) if key in ("width", "cpus_per_run", "gpus_per_run") else value
+    if "plugins" in top:  # before the regularizers: they may name what these files register
+        values["plugins"] = check.plugins(top["plugins"], base_dir)
     for key, parse in (("regularizers", check.regularizer), ("settings", check.setting)):
         items = top[key]
         if not isinstance(items, list) or not items:
@@ -319,7 +341,8 @@ def load_suites(path: str | Path) -> list[Suite]:
             if not isinstance(doc, dict) or "name" not in doc:
                 raise SuiteError(f"{path}: document {i + 1}: name: missing (a file of several suites names each)")
     suites = [parse_suite(doc, path=str(path) if len(docs) == 1 else f"{path} (document {i + 1})",
-                          default_name=path.stem, source_sha256=hashlib.sha256(data).hexdigest()[:16])
+                          default_name=path.stem, source_sha256=hashlib.sha256(data).hexdigest()[:16],
+                          base_dir=path.parent)
               for i, doc in enumerate(docs)]
     names = [s.name for s in suites]
     if len(set(names)) < len(names):
@@ -350,7 +373,7 @@ def expand(suite: Suite) -> list[RunSpec]:
                     batch_size=suite.batch_size, log_every=suite.log_every,
                     track_sn_every=suite.track_sn_every, checkpoint_every=suite.checkpoint_every,
                     device=suite.device, evaluation=suite.evaluation, overrides=suite.overrides,
-                    suite_sha256=suite.source_sha256))
+                    suite_sha256=suite.source_sha256, plugins=suite.plugins))
     return runs
 
 

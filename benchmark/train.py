@@ -58,6 +58,51 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)  # kernels run async: the clock must wait for them
 
 
+class Steps:
+    """One D update and one G update, as every run (and `regbench check-plugin`) makes them; everything
+    that does not change from step to step (which hooks the regularizer has, the loss) is decided here once."""
+
+    def __init__(self, spec: RunSpec, g: nn.Module, d: nn.Module, reg: Regularizer, device: torch.device):
+        self.g, self.d, self.z_dim, self.device = g, d, spec.z_dim, device
+        self.loss = create_loss(spec.loss)
+        # fused Adam: one kernel for all parameters instead of a Python loop over them
+        self.opt_d = torch.optim.Adam(d.parameters(), lr=spec.lr, betas=(spec.beta1, spec.beta2), fused=True)
+        self.opt_g = torch.optim.Adam(g.parameters(), lr=spec.lr, betas=(spec.beta1, spec.beta2), fused=True)
+        self.penalty = reg.penalty if reg.uses("penalty") else None
+        self.after_d_step = reg.after_d_step if reg.uses("after_d_step") else None
+        # Real and fake go through D as one batch (one forward: half the kernel launches, one power
+        # iteration per D update) unless D has batch statistics, which must see them apart.
+        self.joint = not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in d.modules())
+
+    def d_step(self, x: torch.Tensor) -> torch.Tensor:
+        """One D update on real images ``x`` (in [-1, 1]) and as many fakes; returns D's loss."""
+        b, d = x.shape[0], self.d
+        with torch.no_grad():
+            fake = self.g(torch.randn(b, self.z_dim, device=self.device))
+        if self.joint:
+            d_real, d_fake = d(torch.cat([x, fake])).split(b)
+        else:
+            d_real, d_fake = d(x), d(fake)
+        d_loss = self.loss.d(d_real, d_fake)
+        if self.penalty is not None:
+            extra = self.penalty(discriminator=d, real=x, fake=fake)
+            if extra is not None:  # a penalty hook may decline, as the base class's does
+                d_loss = d_loss + extra
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        if self.after_d_step is not None:
+            self.after_d_step(d)
+        return d_loss
+
+    def g_step(self, b: int) -> torch.Tensor:
+        g_loss = self.loss.g(self.d(self.g(torch.randn(b, self.z_dim, device=self.device))))
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        return g_loss
+
+
 class _CtrlC:
     """While training: the first Ctrl-C asks the loop to stop after the current update (and checkpoint);
     a second one interrupts at once."""
@@ -111,18 +156,10 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
     torch.manual_seed(spec.seed)
     data_rng = torch.Generator().manual_seed(spec.seed)
     g, d, reg = build(spec, channels=real.shape[1], device=device)
-    loss = create_loss(spec.loss)
-    # fused Adam: one kernel for all parameters instead of a Python loop over them
-    opt_d = torch.optim.Adam(d.parameters(), lr=spec.lr, betas=(spec.beta1, spec.beta2), fused=True)
-    opt_g = torch.optim.Adam(g.parameters(), lr=spec.lr, betas=(spec.beta1, spec.beta2), fused=True)
+    steps = Steps(spec, g, d, reg, device)
+    opt_d, opt_g = steps.opt_d, steps.opt_g
     real = real.to(device)
     n, b = real.shape[0], spec.batch_size
-    # hoisted out of the loop: which hooks this regularizer has
-    penalty = reg.penalty if reg.uses("penalty") else None
-    after_d_step = reg.after_d_step if reg.uses("after_d_step") else None
-    # Real and fake go through D as one batch (one forward: half the kernel launches, one power
-    # iteration per D update) unless D has batch statistics, which must see them apart.
-    joint = not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in d.modules())
 
     history = {"step": [], "d_loss": [], "g_loss": [],
                "sn_layers": [name for name, _ in named_weight_layers(d)], "sn_step": [], "sn": [],
@@ -189,25 +226,8 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
                 bar.close()
                 raise KeyboardInterrupt(f"stopped after update {step - 1}")
             for _ in range(spec.n_dis):
-                x = to_unit_range(real[torch.randint(n, (b,), generator=data_rng).to(device)])
-                with torch.no_grad():
-                    fake = g(torch.randn(b, spec.z_dim, device=device))
-                if joint:
-                    d_real, d_fake = d(torch.cat([x, fake])).split(b)
-                else:
-                    d_real, d_fake = d(x), d(fake)
-                d_loss = loss.d(d_real, d_fake)
-                if penalty is not None:
-                    d_loss = d_loss + penalty(discriminator=d, real=x, fake=fake)
-                opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                opt_d.step()
-                if after_d_step is not None:
-                    after_d_step(d)
-            g_loss = loss.g(d(g(torch.randn(b, spec.z_dim, device=device))))
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            opt_g.step()
+                d_loss = steps.d_step(to_unit_range(real[torch.randint(n, (b,), generator=data_rng).to(device)]))
+            g_loss = steps.g_step(b)
             d_sum += d_loss.detach()
             g_sum += g_loss.detach()
             if not (step % spec.log_every == 0 or step == spec.steps or due(step)):

@@ -1,0 +1,160 @@
+"""`regbench check-plugin NAME`: does a regularizer behave on real networks? Any author can run it.
+
+On the tiny standard CNN and ResNet, on CPU and random images: D and G are built with the regularizer's
+hooks, D and G steps are taken with the same code as every run (train.Steps), and we check finite losses,
+gradients that reach every parameter, a state_dict that round-trips, an eval mode without side effects,
+and a few updates through the trainer itself. The built-in regularizers all pass (tests/test_plugins.py).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from .suite import RunSpec, expand, parse_suite
+from .train import Steps, build, train
+
+ARCHS = {"standard_cnn": 16, "resnet": 16}  # architecture -> image size: the smallest each builds at
+BATCH = 8
+
+
+@dataclass
+class Outcome:
+    check: str
+    results: dict  # architecture -> "pass" or the reason it failed
+
+
+def _spec(name: str, architecture: str, params: dict | None) -> RunSpec:
+    raw = {"dataset": "digits", "image_size": ARCHS[architecture], "architecture": architecture, "width": 0.125,
+           "regularizers": [{"name": name, "params": params or {}}], "settings": [{"name": "check", "lr": 2e-4,
+           "beta1": 0.5, "beta2": 0.999, "n_dis": 2}], "steps": 3, "batch_size": BATCH, "log_every": 1,
+           "track_sn_every": 3}
+    return expand(parse_suite(raw, path="check-plugin", default_name="check-plugin"))[0]
+
+
+def _finite(t: torch.Tensor) -> bool:
+    return bool(torch.isfinite(t).all())
+
+
+def _gradients(module: torch.nn.Module, what: str) -> None:
+    missing = [n for n, p in module.named_parameters() if p.requires_grad and p.grad is None]
+    bad = [n for n, p in module.named_parameters() if p.grad is not None and not _finite(p.grad)]
+    if missing:
+        raise AssertionError(f"no gradient reaches {what} parameter(s) {', '.join(missing[:3])}")
+    if bad:
+        raise AssertionError(f"non-finite gradient in {what} parameter(s) {', '.join(bad[:3])}")
+    if not any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters()):
+        raise AssertionError(f"every {what} gradient is zero")
+
+
+def _same_state(a: dict, b: dict) -> list[str]:
+    return [k for k in a if not torch.equal(a[k], b[k])]
+
+
+def _checks(spec: RunSpec) -> list[tuple[str, Callable[[], None]]]:
+    """The checks for one architecture, in order; each raises AssertionError with the reason."""
+    torch.manual_seed(0)
+    device = torch.device("cpu")
+    state: dict = {}
+    images = torch.rand(BATCH, 3, spec.image_size, spec.image_size) * 2 - 1
+
+    def builds():
+        g, d, reg = build(spec, channels=3, device=device)
+        out = d(images)
+        if out.numel() != BATCH or not _finite(out):
+            raise AssertionError(f"D's output has shape {tuple(out.shape)} or is not finite")
+        state.update(g=g, d=d, reg=reg, steps=Steps(spec, g, d, reg, device))
+
+    def d_step():
+        loss = state["steps"].d_step(images)
+        if not math.isfinite(loss.item()):
+            raise AssertionError(f"D loss {loss.item()}")
+        _gradients(state["d"], "D")
+        if not all(_finite(p) for p in state["d"].parameters()):
+            raise AssertionError("D's weights are not finite after the step (and after_d_step)")
+
+    def g_step():
+        loss = state["steps"].g_step(BATCH)
+        if not math.isfinite(loss.item()):
+            raise AssertionError(f"G loss {loss.item()}")
+        _gradients(state["g"], "G")
+
+    def round_trip():
+        d = state["d"]
+        d.eval()
+        out = d(images)
+        _, fresh, _ = build(spec, channels=3, device=device)
+        fresh.load_state_dict(d.state_dict())  # strict: every key the regularizer adds must load back
+        fresh.eval()
+        if not torch.allclose(out, fresh(images), atol=1e-6):
+            raise AssertionError("a D loaded from the state_dict computes something else in eval mode")
+        d.train()
+
+    def eval_mode():
+        d = state["d"]
+        d.eval()
+        before = {k: v.clone() for k, v in d.state_dict().items()}
+        first, second = d(images), d(images)
+        changed = _same_state(before, d.state_dict())
+        d.train()
+        if changed:
+            raise AssertionError(f"a forward in eval mode changed {', '.join(changed[:3])}")
+        if not torch.equal(first, second):
+            raise AssertionError("two forwards in eval mode differ")
+
+    def trainer():
+        real = torch.randint(0, 256, (64, 3, spec.image_size, spec.image_size), dtype=torch.uint8)
+        outcome = train(spec, real, progress=False)
+        if outcome.status != "ok":
+            raise AssertionError(outcome.error or outcome.status)
+
+    return [("builds D and G; D's output is finite", builds),
+            ("D step: finite loss, gradients reach every D weight", d_step),
+            ("G step: finite loss, gradients reach every G weight", g_step),
+            ("state_dict round trip (eval-mode output equal)", round_trip),
+            ("eval mode has no side effects", eval_mode),
+            (f"{spec.steps} updates through the trainer (n_dis {spec.n_dis})", trainer)]
+
+
+def check_plugin(name: str, *, params: dict | None = None) -> list[Outcome]:
+    """Every check on every architecture; a check after a failed one on the same architecture is skipped."""
+    table: dict[str, dict] = {}
+    for arch in ARCHS:
+        failed = False
+        for label, fn in _checks(_spec(name, arch, params)):
+            if failed:
+                table.setdefault(label, {})[arch] = "skipped"
+                continue
+            try:
+                fn()
+                table.setdefault(label, {})[arch] = "pass"
+            except Exception as exc:  # a plugin's bug is this check's finding, not our crash
+                msg = str(exc) if isinstance(exc, AssertionError) else f"{type(exc).__name__}: {exc}"
+                table.setdefault(label, {})[arch] = f"FAIL: {msg}"
+                failed = True
+    return [Outcome(check, results) for check, results in table.items()]
+
+
+def passed(outcomes: list[Outcome]) -> bool:
+    return all(v == "pass" for o in outcomes for v in o.results.values())
+
+
+def format_table(name: str, outcomes: list[Outcome]) -> str:
+    width = max(len(o.check) for o in outcomes)
+    lines = [f"check-plugin {name}", "", f"{'check':<{width}}  " + "  ".join(f"{a:<12}" for a in ARCHS)]
+    reasons = []
+    for o in outcomes:
+        cells = []
+        for arch in ARCHS:
+            value = o.results[arch]
+            cells.append(f"{value if value in ('pass', 'skipped') else 'FAIL':<12}")
+            if value.startswith("FAIL"):
+                reasons.append(f"  {arch}, {o.check}: {value[len('FAIL: '):]}")
+        lines.append(f"{o.check:<{width}}  " + "  ".join(cells))
+    n_pass = sum(v == "pass" for o in outcomes for v in o.results.values())
+    total = len(outcomes) * len(ARCHS)
+    lines += ["", *(["why:", *reasons, ""] if reasons else []),
+              f"{'PASS' if n_pass == total else 'FAIL'}: {name} passed {n_pass} of {total} checks"]
+    return "\n".join(lines)

@@ -1,0 +1,59 @@
+"""`regbench new-plugin NAME`: a starter regularizer file with every hook stubbed and explained.
+
+As written it is the identity (it changes nothing), so `regbench check-plugin NAME --plugin FILE` passes
+on it; an author then fills in the hooks their method needs and deletes the rest.
+"""
+from __future__ import annotations
+
+TEMPLATE = '''"""{name}: <one line: what this regularizer does, and the paper it comes from>.
+
+A regbench regularizer plugin (docs/plugins.md). Check it with
+    regbench check-plugin {name} --plugin {filename}
+and use it from a suite:
+    plugins: [{filename}]
+    regularizers: [{name}, {{name: {name}, params: {{strength: 0.5}}}}]
+"""
+import torch
+from torch import nn
+
+from benchmark.regularizers import Regularizer, register_regularizer
+
+
+@register_regularizer("{name}")
+class {cls}(Regularizer):
+    # Hyperparameters and their defaults: a suite may set these (by name, same type) and nothing else.
+    # Read them as self.<name>.
+    defaults = {{"strength": 1.0}}
+
+    # The adversarial loss the method is defined with ("standard", "hinge", "wasserstein"), or None to
+    # use the suite's (WGAN-GP, for one, is tied to "wasserstein").
+    loss = None
+
+    # Delete every hook you do not need: the trainer only calls the ones a regularizer overrides.
+
+    def wrap_layer(self, layer: nn.Module) -> nn.Module:
+        """While D is built: each conv/linear layer passes through here; return the module to use in its
+        place (e.g. register a parametrization on layer.weight, as spectral norm does)."""
+        return layer
+
+    def normalization(self, num_features: int) -> nn.Module | None:
+        """While D is built: after each hidden conv layer (num_features channels); a module returned here is
+        inserted there (batch norm, layer norm). None inserts nothing."""
+        return None
+
+    def initialize(self, discriminator: nn.Module) -> None:
+        """Once, after D is built (orthonormal initialization)."""
+
+    def penalty(self, *, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | None:
+        """Added to every D loss. real and fake are batches in [-1, 1] (fake detached from G); return a
+        scalar tensor (keep it differentiable: its gradient trains D), or None for no penalty."""
+        return None
+
+    def after_d_step(self, discriminator: nn.Module) -> None:
+        """After every D optimizer step (weight clipping); change weights in place under torch.no_grad()."""
+'''
+
+
+def render(name: str, filename: str) -> str:
+    cls = "".join(part.capitalize() for part in name.split("_")) or "MyRegularizer"
+    return TEMPLATE.format(name=name, cls=cls, filename=filename)
