@@ -52,6 +52,9 @@ def cmd_run(args) -> int:
     suites = [override(s, max_steps=args.max_steps, samples=args.samples) for s in _load(args.suite)]
     if args.data_root:
         suites = [dataclasses.replace(s, data_root=args.data_root) for s in suites]
+    switches = {k: True for k in ("compile", "bf16", "channels_last") if getattr(args, k)}
+    if switches:  # on for every run, as if the suite said so (so part of each run's id)
+        suites = [dataclasses.replace(s, **switches) for s in suites]
     slurm_options = SlurmOptions(partition=args.slurm_partition, time_min=args.slurm_time,
                                  array_parallelism=args.slurm_array_parallelism, cluster=args.slurm_cluster)
     start = time.perf_counter()
@@ -230,6 +233,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=_positive, default=1, help="parallel worker processes (local launcher)")
     run.add_argument("--data-root", help="folder holding the dataset's files (overrides the suite's data_root)")
     run.add_argument("--retry-failed", action="store_true", help="run again the runs whose result is 'failed'")
+    run.add_argument("--compile", action="store_true", help="torch.compile D and G (GPU speed; recorded, off by default)")
+    run.add_argument("--bf16", action="store_true", help="bf16 autocast for D and G (GPU speed; changes results)")
+    run.add_argument("--channels-last", action="store_true", help="NHWC layout for the convs (GPU speed)")
     run.add_argument("--max-steps", type=_positive, help="smoke test: at most N generator updates per run")
     run.add_argument("--samples", type=_positive, help="smoke test: at most N images per score")
     run.add_argument("--inception-weights", help=f"local copy of {INCEPTION_FILE} (or ${INCEPTION_ENV})")

@@ -54,7 +54,8 @@ def environment(device: torch.device) -> dict:
             "torch_fidelity": torch_fidelity.__version__, "platform": platform.platform(),
             "host": socket.gethostname(), "device": str(device),
             "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
-            or platform.machine(), "threads": torch.get_num_threads()}
+            or platform.machine(), "threads": torch.get_num_threads(),
+            "cudnn_benchmark": device.type == "cuda"}
 
 
 def base_record(spec: RunSpec) -> dict:
@@ -63,7 +64,8 @@ def base_record(spec: RunSpec) -> dict:
             "loss": spec.loss, "setting": spec.setting, "lr": spec.lr, "beta1": spec.beta1, "beta2": spec.beta2,
             "n_dis": spec.n_dis, "seed": spec.seed, "steps": spec.steps, "batch_size": spec.batch_size,
             "dataset": spec.dataset, "image_size": spec.image_size, "architecture": spec.architecture,
-            "width": spec.width, "status": "failed", "error": None, "steps_done": 0,
+            "width": spec.width, "compile": spec.compile, "bf16": spec.bf16, "channels_last": spec.channels_last,
+            "status": "failed", "error": None, "steps_done": 0,
             "overrides": dict(spec.overrides), "resumed_from_step": None,
             "inception_score_mean": None, "inception_score_std": None, "fid": None, "kid_mean": None,
             "kid_std": None, "feature_extractor": None, "sec_per_100_updates": None}

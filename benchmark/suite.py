@@ -80,6 +80,11 @@ class Suite:
     track_sn_every: int = 1000  # record each D layer's spectral norm every N updates (and at the end)
     checkpoint_every: int = 0  # save the training state every N updates (0: never); resumed on rerun
     device: str = "auto"
+    # GPU speed switches, off by default so times and scores stay comparable with the paper's; each is
+    # part of a run's config (so its id) when on, and recorded in its result
+    compile: bool = False  # torch.compile D and G
+    bf16: bool = False  # bf16 autocast for D and G forwards
+    channels_last: bool = False  # NHWC memory layout for the convs
     evaluation: Evaluation = field(default_factory=Evaluation)
     overrides: tuple[tuple[str, int], ...] = ()  # --max-steps/--samples: recorded in every result
     steps_cap: int | None = None  # --max-steps, applied to per-regularizer steps too
@@ -118,6 +123,9 @@ class RunSpec:
     checkpoint_every: int
     device: str
     evaluation: Evaluation
+    compile: bool = False
+    bf16: bool = False
+    channels_last: bool = False
     overrides: tuple[tuple[str, int], ...] = ()
     suite_sha256: str | None = None
     plugins: tuple[str, ...] = ()
@@ -129,6 +137,9 @@ class RunSpec:
         for key in ("suite", "data_root", "device", "label", "setting", "log_every", "track_sn_every",
                     "checkpoint_every", "overrides", "suite_sha256", "plugins"):
             out.pop(key)
+        for key in SPEED_SWITCHES:  # only when on: the ids of runs from before these switches existed stay
+            if not out[key]:
+                out.pop(key)
         return out
 
     @property
@@ -160,7 +171,11 @@ _SIMPLE = {  # key -> (accepted types, check, what the check wants)
     "cpus_per_run": ((float, int), lambda v: v > 0, "> 0"),
     "gpus_per_run": ((float, int), lambda v: v >= 0, ">= 0"),
     "device": (str, lambda v: v == "auto" or v == "cpu" or v.startswith("cuda"), "auto, cpu or cuda[:N]"),
+    "compile": (bool, lambda v: True, ""),
+    "bf16": (bool, lambda v: True, ""),
+    "channels_last": (bool, lambda v: True, ""),
 }
+SPEED_SWITCHES = ("compile", "bf16", "channels_last")
 _REQUIRED = ("dataset", "regularizers", "settings", "steps")
 _SETTING_KEYS = {"name": str, "lr": (float, int), "beta1": (float, int), "beta2": (float, int), "n_dis": int}
 _OPTIMIZER_KEYS = ("lr", "beta1", "beta2", "n_dis")
@@ -373,6 +388,7 @@ def expand(suite: Suite) -> list[RunSpec]:
                     batch_size=suite.batch_size, log_every=suite.log_every,
                     track_sn_every=suite.track_sn_every, checkpoint_every=suite.checkpoint_every,
                     device=suite.device, evaluation=suite.evaluation, overrides=suite.overrides,
+                    compile=suite.compile, bf16=suite.bf16, channels_last=suite.channels_last,
                     suite_sha256=suite.source_sha256, plugins=suite.plugins))
     return runs
 

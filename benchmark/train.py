@@ -6,6 +6,8 @@ the run's regularizer overrides (see regularizers/base.py).
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import signal
 import threading
@@ -63,7 +65,13 @@ class Steps:
     that does not change from step to step (which hooks the regularizer has, the loss) is decided here once."""
 
     def __init__(self, spec: RunSpec, g: nn.Module, d: nn.Module, reg: Regularizer, device: torch.device):
-        self.g, self.d, self.z_dim, self.device = g, d, spec.z_dim, device
+        self.d, self.z_dim, self.device = d, spec.z_dim, device
+        # the forwards of the step; hooks and state_dicts see the modules themselves
+        self.g = torch.compile(g) if spec.compile else g
+        self.d_forward = torch.compile(d) if spec.compile else d
+        self.autocast = (functools.partial(torch.autocast, device.type, dtype=torch.bfloat16) if spec.bf16
+                         else contextlib.nullcontext)
+        self.channels_last = spec.channels_last
         self.loss = create_loss(spec.loss)
         # fused Adam: one kernel for all parameters instead of a Python loop over them
         self.opt_d = torch.optim.Adam(d.parameters(), lr=spec.lr, betas=(spec.beta1, spec.beta2), fused=True)
@@ -76,18 +84,22 @@ class Steps:
 
     def d_step(self, x: torch.Tensor) -> torch.Tensor:
         """One D update on real images ``x`` (in [-1, 1]) and as many fakes; returns D's loss."""
-        b, d = x.shape[0], self.d
-        with torch.no_grad():
-            fake = self.g(torch.randn(b, self.z_dim, device=self.device))
-        if self.joint:
-            d_real, d_fake = d(torch.cat([x, fake])).split(b)
-        else:
-            d_real, d_fake = d(x), d(fake)
-        d_loss = self.loss.d(d_real, d_fake)
-        if self.penalty is not None:
-            extra = self.penalty(discriminator=d, real=x, fake=fake)
-            if extra is not None:  # a penalty hook may decline, as the base class's does
-                d_loss = d_loss + extra
+        b, d = x.shape[0], self.d_forward
+        with torch.no_grad(), self.autocast():
+            fake = self.g(torch.randn(b, self.z_dim, device=self.device)).float()
+        with self.autocast():
+            if self.joint:
+                both = torch.cat([x, fake])
+                if self.channels_last:
+                    both = both.contiguous(memory_format=torch.channels_last)
+                d_real, d_fake = d(both).float().split(b)
+            else:
+                d_real, d_fake = d(x).float(), d(fake).float()
+            d_loss = self.loss.d(d_real, d_fake)
+            if self.penalty is not None:
+                extra = self.penalty(discriminator=self.d, real=x, fake=fake)
+                if extra is not None:  # a penalty hook may decline, as the base class's does
+                    d_loss = d_loss + extra
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
@@ -96,7 +108,8 @@ class Steps:
         return d_loss
 
     def g_step(self, b: int) -> torch.Tensor:
-        g_loss = self.loss.g(self.d(self.g(torch.randn(b, self.z_dim, device=self.device))))
+        with self.autocast():
+            g_loss = self.loss.g(self.d_forward(self.g(torch.randn(b, self.z_dim, device=self.device))).float())
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
@@ -156,10 +169,19 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
     torch.manual_seed(spec.seed)
     data_rng = torch.Generator().manual_seed(spec.seed)
     g, d, reg = build(spec, channels=real.shape[1], device=device)
+    if device.type == "cuda":  # fixed shapes: let cuDNN time its algorithms once and keep the fastest
+        torch.backends.cudnn.benchmark = True
+    if spec.channels_last:
+        g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
     steps = Steps(spec, g, d, reg, device)
     opt_d, opt_g = steps.opt_d, steps.opt_g
     real = real.to(device)
     n, b = real.shape[0], spec.batch_size
+    # Batch indices come from a CPU generator, so a run draws the same batches on any device. A plain
+    # .to("cuda") of a CPU tensor waits for the GPU to drain (a host sync per D step); from pinned memory,
+    # non_blocking, it does not (torch's caching host allocator keeps the buffer until the copy is done).
+    sample = ((lambda idx: idx.pin_memory().to(device, non_blocking=True)) if device.type == "cuda"
+              else (lambda idx: idx))
 
     history = {"step": [], "d_loss": [], "g_loss": [],
                "sn_layers": [name for name, _ in named_weight_layers(d)], "sn_step": [], "sn": [],
@@ -226,7 +248,7 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
                 bar.close()
                 raise KeyboardInterrupt(f"stopped after update {step - 1}")
             for _ in range(spec.n_dis):
-                d_loss = steps.d_step(to_unit_range(real[torch.randint(n, (b,), generator=data_rng).to(device)]))
+                d_loss = steps.d_step(to_unit_range(real[sample(torch.randint(n, (b,), generator=data_rng))]))
             g_loss = steps.g_step(b)
             d_sum += d_loss.detach()
             g_sum += g_loss.detach()

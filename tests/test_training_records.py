@@ -1,5 +1,6 @@
 """What a run records beyond its scores: spectral norms per layer, history, checkpoints and resume, overrides."""
 import json
+import math
 
 import pytest
 import torch
@@ -153,3 +154,13 @@ def test_a_checkpoint_of_another_config_is_refused(real, tmp_path):
     assert ckpt.exists()  # train leaves it; the launcher removes it once the result is written
     with pytest.raises(ValueError, match="belongs to another config"):
         train(spec_for("none", settings=["C"], checkpoint_every=5, seeds=[1]), real, progress=False, checkpoint=ckpt)
+
+
+def test_speed_switches_are_recorded_and_part_of_the_id_only_when_on(write_suite, tmp_path):
+    plain = expand(load_suite(write_suite()))[0]
+    on = expand(load_suite(write_suite({"bf16": True, "channels_last": True}, name="fast")))[0]
+    assert "bf16" not in plain.config() and on.config()["bf16"] is True
+    assert plain.run_id != on.run_id and plain.run_id.rsplit("-", 1)[1] == plain.config_hash
+    real = load_images("digits", split="train", size=8)
+    outcome = train(on, real, progress=False)  # bf16 autocast and NHWC run on the CPU too (slowly)
+    assert outcome.status == "ok" and all(math.isfinite(v) for v in outcome.history["d_loss"])

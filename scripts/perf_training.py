@@ -1,0 +1,142 @@
+"""`make perf`'s training rows: our trainer against a bare PyTorch loop, each regularizer against `none`,
+and our spectral norm against torch's. Everything here is timed the way a result's sec_per_100_updates is:
+the update loop only, the device synchronized before the clock is read.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm as torch_spectral_norm
+
+from benchmark.data import to_unit_range
+from benchmark.models import create_models
+from benchmark.regularizers import BUILTINS
+from benchmark.regularizers.spectral_norm import SpectralNormalized
+from benchmark.suite import RunSpec, expand, parse_suite
+from benchmark.train import resolve_device, train
+
+DEFAULT_MODEL = {"dataset": "digits", "image_size": 8, "width": 0.125, "batch_size": 64}  # suites/default.yaml
+PAPER_MODEL = {"dataset": "cifar10", "image_size": 32, "width": 1.0, "batch_size": 64}  # Table 3 at 32x32
+
+
+def spec_for(name: str, model: dict, *, steps: int, n_dis: int = 5, device: str = "cpu") -> RunSpec:
+    raw = {**model, "architecture": "standard_cnn", "regularizers": [name], "steps": steps, "log_every": steps,
+           "track_sn_every": 10 * steps, "device": device,
+           "settings": [{"name": "perf", "lr": 1e-4, "beta1": 0.5, "beta2": 0.9, "n_dis": n_dis}]}
+    return expand(parse_suite(raw, path="perf", default_name="perf"))[0]
+
+
+def real_images(spec: RunSpec, n: int = 2048) -> torch.Tensor:
+    """Random uint8 images: speed does not depend on what the pixels show, and nothing is downloaded."""
+    return torch.randint(0, 256, (n, 1 if spec.dataset == "digits" else 3, spec.image_size, spec.image_size),
+                         dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+
+
+def ours(spec: RunSpec, real: torch.Tensor) -> float:
+    return train(spec, real, progress=False).sec_per_100_updates
+
+
+def _ours_sn(layer):
+    sn = SpectralNormalized(layer.weight.detach(), power_iterations=1, eps=1e-12)
+    parametrize.register_parametrization(layer, "weight", sn)
+    return layer
+
+
+def bare(spec: RunSpec, real: torch.Tensor, *, kind: str) -> float:
+    """The same model, loss, batch and optimizer as ``spec``, written out by hand: no registry, no hooks, no
+    history. kind: none | spectral_norm (ours) | torch_spectral_norm | wgan_gp."""
+    device = resolve_device(spec.device)
+    torch.manual_seed(spec.seed)
+    wrap = {"spectral_norm": _ours_sn, "torch_spectral_norm": torch_spectral_norm}.get(kind, lambda layer: layer)
+    g, d = create_models("standard_cnn", size=spec.image_size, channels=real.shape[1], width=spec.width,
+                         z_dim=spec.z_dim, wrap_layer=wrap, normalization=lambda n: None)
+    g, d, real = g.to(device), d.to(device), real.to(device)
+    opt_d = torch.optim.Adam(d.parameters(), lr=spec.lr, betas=(spec.beta1, spec.beta2), fused=True)
+    opt_g = torch.optim.Adam(g.parameters(), lr=spec.lr, betas=(spec.beta1, spec.beta2), fused=True)
+    b, z = spec.batch_size, spec.z_dim
+    rng = torch.Generator().manual_seed(spec.seed)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync()
+    start = time.perf_counter()
+    for _ in range(spec.steps):
+        for _ in range(spec.n_dis):
+            x = to_unit_range(real[torch.randint(len(real), (b,), generator=rng).to(device)])
+            with torch.no_grad():
+                fake = g(torch.randn(b, z, device=device))
+            out_real, out_fake = d(torch.cat([x, fake])).split(b)
+            if kind == "wgan_gp":
+                loss = out_fake.mean() - out_real.mean()
+                eps = torch.rand(b, 1, 1, 1, device=device)
+                x_hat = (eps * x + (1 - eps) * fake).requires_grad_(True)
+                (grad,) = torch.autograd.grad(d(x_hat).sum(), x_hat, create_graph=True)
+                loss = loss + 10.0 * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+            else:
+                loss = F.softplus(-out_real).mean() + F.softplus(out_fake).mean()
+            opt_d.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_d.step()
+        out = d(g(torch.randn(b, z, device=device)))
+        g_loss = -out.mean() if kind == "wgan_gp" else F.softplus(-out).mean()
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+    sync()
+    return 100.0 * (time.perf_counter() - start) / spec.steps
+
+
+def _alternate(fns: dict, reps: int) -> dict[str, list[float]]:
+    """Each function once per repetition, in turn, so drift in the machine's load hits them all alike;
+    one unmeasured call each first (allocator, thread pools, first-call dispatch)."""
+    for fn in fns.values():
+        fn()
+    times = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, fn in fns.items():
+            times[k].append(fn())
+    return times
+
+
+def _s(xs: list[float]) -> str:
+    return f"{statistics.median(xs):.2f} s ({min(xs):.2f}-{max(xs):.2f})"
+
+
+def overhead_rows(reps: int, steps: int, device: str = "cpu") -> list[tuple[str, str, str, str]]:
+    rows = []
+    for name in ("none", "spectral_norm", "wgan_gp"):
+        spec = spec_for(name, DEFAULT_MODEL, steps=steps, device=device)
+        real = real_images(spec)
+        t = _alternate({"ours": lambda: ours(spec, real), "bare": lambda: bare(spec, real, kind=name)}, reps)
+        ratio = statistics.median(t["ours"]) / statistics.median(t["bare"])
+        rows.append((f"harness overhead, {name} (default suite's model, n_dis 5, s / 100 updates)",
+                     f"trainer: {_s(t['ours'])}", f"bare loop: {_s(t['bare'])}", f"{ratio:.3f}x (goal <= 1.03)"))
+    return rows
+
+
+def cost_rows(reps: int, steps: int, device: str = "cpu") -> list[tuple[str, str, str, str]]:
+    """The paper's Figure 10 as ratios: each regularizer's time per 100 updates over none's, full width."""
+    specs = {name: spec_for(name, PAPER_MODEL, steps=steps, device=device) for name in BUILTINS}
+    real = real_images(specs["none"])
+    t = _alternate({name: (lambda s=s: ours(s, real)) for name, s in specs.items()}, reps)
+    base = statistics.median(t["none"])
+    rows = []
+    for name in BUILTINS:
+        ratio = statistics.median(t[name]) / base
+        goal = " (goal <= 1.10)" if name == "spectral_norm" else ""
+        rows.append((f"regularizer cost, {name} (standard CNN 32x32, paper width, n_dis 5)", f"{_s(t[name])}",
+                     f"none: {_s(t['none'])}", f"{ratio:.2f}x none{goal}"))
+    return rows
+
+
+def sn_rows(reps: int, steps: int, device: str = "cpu") -> list[tuple[str, str, str, str]]:
+    spec = spec_for("spectral_norm", PAPER_MODEL, steps=steps, device=device)
+    real = real_images(spec)
+    t = _alternate({"ours": lambda: bare(spec, real, kind="spectral_norm"),
+                    "torch": lambda: bare(spec, real, kind="torch_spectral_norm")}, reps)
+    ratio = statistics.median(t["ours"]) / statistics.median(t["torch"])
+    return [("spectral norm: ours vs torch.nn.utils.parametrizations.spectral_norm (32x32, paper width, n_dis 5)",
+             f"ours: {_s(t['ours'])}", f"torch: {_s(t['torch'])}", f"{ratio:.3f}x torch's time (goal <= 1.0)")]
+
