@@ -29,7 +29,6 @@ from .store import atomic_torch_save
 from .suite import Evaluation
 
 # KID as torch-fidelity defines it by default; the subset size shrinks to the sample counts when they are smaller
-KID_SUBSETS = FIDELITY_DEFAULTS["kid_subsets"]
 KID_SUBSET_SIZE = FIDELITY_DEFAULTS["kid_subset_size"]
 
 # dataset -> (feature extractor, IS layer, FID/KID layer)
@@ -180,7 +179,7 @@ class Scorer:
                "fid": fid[KEY_METRIC_FID]}
         if kid:
             real = self.reference["features"]
-            scores = kid_features_to_metric(real, fake, kid_subsets=KID_SUBSETS, verbose=False,
+            scores = kid_features_to_metric(real, fake, kid_subsets=self.evaluation.kid_subsets, verbose=False,
                                             kid_subset_size=min(KID_SUBSET_SIZE, len(real), len(fake)))
             out.update(kid_mean=scores[KEY_METRIC_KID_MEAN], kid_std=scores[KEY_METRIC_KID_STD])
         return out
@@ -204,4 +203,4 @@ class Scorer:
         return {**asdict(self.evaluation), "dataset": self.dataset, "image_size": self.image_size,
                 "feature_extractor": self.extractor_name, "feature_extractor_weights_sha256": self.weights_hash,
                 "feature_extractor_info": self.extractor_info, "is_layer": self.is_layer, "fid_layer": self.fid_layer,
-                "kid_subsets": KID_SUBSETS, "torch_fidelity": torch_fidelity.__version__}
+                "kid_subsets": self.evaluation.kid_subsets, "torch_fidelity": torch_fidelity.__version__}

@@ -20,6 +20,8 @@ from . import paper
 from .data import DATASETS
 from .losses import LOSSES
 from .models import ARCHITECTURES
+
+KID_SUBSETS = 100  # torch-fidelity's default
 from .registry import UnknownName
 from .regularizers import REGULARIZERS, BadHyperparameter, PluginError, load_plugin_file
 
@@ -39,6 +41,7 @@ class Evaluation:
     sample_grid: int = 64  # images saved per run for the report's sample grids
     history_every: int = 0  # IS/FID over training, every N updates (0: only at the end)
     history_samples: int = 1000  # generated images for each of those (IS and FID alike)
+    kid_subsets: int = KID_SUBSETS  # torch-fidelity's 100; each costs three kernel matrices in numpy
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,8 @@ class RunSpec:
         for key in SPEED_SWITCHES:  # only when on: the ids of runs from before these switches existed stay
             if not out[key]:
                 out.pop(key)
+        if out["evaluation"]["kid_subsets"] == KID_SUBSETS:  # likewise
+            out["evaluation"].pop("kid_subsets")
         return out
 
     @property
