@@ -176,7 +176,9 @@ def test_a_sweep_still_running_reports_what_it_has_and_lists_the_rest(tmp_path):
 
 def test_several_suites_in_one_report(results_dir, tmp_path):
     other = write_folder(tmp_path / "results" / "beyond", [
-        result("none", "A", fid=45.0, suite="beyond"), result("r1", "A", fid=20.0, suite="beyond"),
+        {**result("none", "A", fid=45.0, suite="beyond"), "run_id": "none-A-s0-otherconfig"},
+        result("spectral_norm", "A", fid=30.0, suite="beyond"),  # the same run as synthetic's: shown once
+        result("r1", "A", fid=20.0, suite="beyond"),
         result("r1", "A", fid=25.0, seed=1, suite="beyond", dataset="digits", extractor="digits-cnn")])
     out = tmp_path / "both"
     md = write_report([results_dir, other], out_dir=out).read_text()
@@ -187,6 +189,8 @@ def test_several_suites_in_one_report(results_dir, tmp_path):
     best = pd.read_csv(out / "tables" / "cifar10-32px-standard_cnn-inception-v3-compat-best.csv")
     regs = list(best["regularizer"])
     assert regs[1] == "r1" and {"none [synthetic]", "none [beyond]", "spectral_norm", "wgan_gp"} <= set(regs)
+    assert regs.count("spectral_norm") == 1 and len(regs) == 6  # real data, r1, sn, wgan_gp, none x2
+    assert "1 run appears in more than one suite" in md
     digits = pd.read_csv(out / "tables" / "digits-32px-standard_cnn-digits-cnn-best.csv")
     assert list(digits["regularizer"]) == ["r1"] and "paper IS" not in digits.columns
     repro = pd.read_csv(out / "tables" / "reproducibility.csv")

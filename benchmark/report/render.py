@@ -7,6 +7,7 @@ architecture and feature extractor) are compared in one section, whichever suite
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,8 +60,19 @@ def _label_order(suites: list[SuiteResults]) -> list[str]:
     return list(dict.fromkeys(order))
 
 
+def _distinct(records: list[dict]) -> tuple[list[dict], int]:
+    """The same run (same run id: same label, setting, seed and resolved config) found in several suites is
+    one experiment, shown once; returns the records kept and how many were dropped."""
+    seen, out = set(), []
+    for r in records:
+        if r["run_id"] not in seen:
+            seen.add(r["run_id"])
+            out.append(r)
+    return out, len(records) - len(out)
+
+
 def _qualified(records: list[dict]) -> list[dict]:
-    """A label that several suites use is one row per suite: "none [beyond]" beside "none [default]"."""
+    """A label that several suites use for different runs is one row per suite: "r1 [beyond]" beside "r1 [mine]"."""
     suites_of: dict[str, set] = {}
     for r in records:
         suites_of.setdefault(r["regularizer"], set()).add(r["suite"])
@@ -279,17 +291,21 @@ def write_report(results_dirs, *, out_dir: Path | None = None, samples_per_setti
     (out_dir / "figures").mkdir(parents=True, exist_ok=True)
     _clear_generated(out_dir)
 
-    records = _qualified([r for s in suites for r in s.results])
+    records, shared = _distinct([r for s in suites for r in s.results])
+    records = _qualified(records)
     order = _label_order(suites)
     order = list(dict.fromkeys([q for label in order for q in [label, *(r["regularizer"] for r in records
                                 if r["regularizer"].startswith(f"{label} ["))]]))
     colour_of = figures.colours(list(dict.fromkeys(order + [r["regularizer"] for r in records])))
     folder_of = {r["run_id"]: s.folder for s in suites for r in s.results}
-    real = [x for s in suites for x in s.real]
+    real = list({json.dumps(x.get("real_data"), sort_keys=True): x for s in suites for x in s.real}.values())
     groups = _groups(records)
 
     title = f"regbench report: {', '.join(names)}"
     blocks: list[Block] = []
+    if shared:
+        blocks.append(Text(f"{shared} run{' appears' if shared == 1 else 's appear'} in more than one suite with the same config (the same "
+                           "experiment): each is shown once, under the first suite named."))
     if len(groups) > 1:
         blocks.append(Text(f"{len(records)} runs in {len(groups)} comparisons (runs are compared where their "
                            "scores are: same dataset, image size, architecture and feature extractor)."))
