@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch_fidelity
 
+import perf_training  # noqa: E402  (scripts/ is on sys.path when this file runs)
 from benchmark import digits_cnn
 from benchmark.data import load_images
 from benchmark.metrics import ImageTensor, Scorer, write_random_inception
@@ -184,7 +185,18 @@ def machine() -> str:
             f"torch-fidelity {torch_fidelity.__version__}, Python {platform.python_version()}")
 
 
-ROWS = ["scoring", "cache", "memory", "ceiling", "sweep"]
+NOTES = """
+How to read it:
+- harness overhead: the trainer's seconds per 100 updates (what every result reports) over a hand-written
+  loop of the same model, loss, batch and optimizer, on the default suite's tiny model, where per-step
+  Python costs weigh most.
+- regularizer cost: the paper's Figure 10 as ratios to `none`, on the standard CNN at the paper's width
+  (32x32, random images), timed over a few updates per repetition.
+- ceiling: the two vCPUs of a small VM slow each other down; the best sweep ratio 2 workers can reach
+  there is (2 copies at once) / (2 x alone), which bounds the sweep row.
+"""
+
+ROWS = ["overhead", "cost", "sn", "scoring", "cache", "memory", "ceiling", "sweep"]
 
 
 def main() -> None:
@@ -193,17 +205,24 @@ def main() -> None:
     p.add_argument("--inception", action="store_true", help="add an Inception-v3 scoring row (slow on CPU)")
     p.add_argument("--out", default=str(ROOT / "reports" / "perf" / "perf.md"))
     p.add_argument("--only", nargs="+", choices=ROWS, default=ROWS, help="measure only these rows")
+    p.add_argument("--updates", type=int, default=40,
+                   help="generator updates per timed repetition, default suite's model (default 40)")
+    p.add_argument("--full-width-updates", type=int, default=2,
+                   help="the same at the paper's width, about 5 s each on a 2-core CPU (default 2)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        makers = {"scoring": lambda: scoring_rows(args, tmp), "cache": lambda: [cache_row(args, tmp)],
+        makers = {"overhead": lambda: perf_training.overhead_rows(args.reps, args.updates),
+                  "cost": lambda: perf_training.cost_rows(max(2, args.reps // 2), args.full_width_updates),
+                  "sn": lambda: perf_training.sn_rows(max(3, args.reps // 2), args.full_width_updates),
+                  "scoring": lambda: scoring_rows(args, tmp), "cache": lambda: [cache_row(args, tmp)],
                   "memory": lambda: [memory_row()], "ceiling": lambda: [ceiling_row()],
                   "sweep": lambda: [sweep_row(tmp)]}
         rows = [row for name in ROWS if name in args.only for row in makers[name]()]
     header = ("| what | ours | alternative | result |", "|---|---|---|---|")
     table = "\n".join([*header, *("| " + " | ".join(r) + " |" for r in rows)])
     text = (f"# regbench performance\n\nMachine: {machine()}\n\nMeasured {time.strftime('%Y-%m-%d')} by "
-            f"`make perf` ({args.reps} repetitions, median and min-max).\n\n{table}\n")
+            f"`make perf` ({args.reps} repetitions, median and min-max).\n\n{table}\n{NOTES}")
     print(text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
