@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -59,7 +58,7 @@ def cmd_run(args) -> int:
                                  array_parallelism=args.slurm_array_parallelism, cluster=args.slurm_cluster)
     start = time.perf_counter()
     resources = Resources(inception_weights=args.inception_weights)
-    failed = 0
+    failed, largest_run = 0, 0.0
     for suite in suites:
         # resources per run: the flags, else the suite's
         cluster = ClusterOptions(address=args.ray_address,
@@ -69,10 +68,10 @@ def cmd_run(args) -> int:
                             progress=not args.quiet, resources=resources, retry_failed=args.retry_failed,
                             launcher=args.launcher, cluster=cluster, slurm_options=slurm_options)
         failed += summary.counts["failed"] + summary.lost
+        largest_run = max(largest_run, summary.peak_run_rss_mb)
         print(summary.line())
-    driver, worker = peak_rss_mb(), peak_rss_mb(resource.RUSAGE_CHILDREN)
-    memory = f"peak memory: driver {driver:.0f} MiB" + (
-        f", largest worker {worker:.0f} MiB (x{args.workers} workers)" if args.workers > 1 else "")
+    memory = f"peak memory: driver {peak_rss_mb():.0f} MiB" + (
+        f", largest worker {largest_run:.0f} MiB (x{args.workers} workers)" if args.workers > 1 and largest_run else "")
     print(f"total wall time: {time.perf_counter() - start:.1f} s; {memory}")
     return 1 if failed else 0
 

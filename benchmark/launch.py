@@ -30,6 +30,7 @@ class SweepSummary:
     seconds: float = 0.0
     startup_seconds: float = 0.0  # of seconds: connecting to Ray and warming its workers
     lost: int = 0  # dispatched but no result came back (worker, node or job lost): unfinished
+    peak_run_rss_mb: float = 0.0  # the largest peak memory a run's process reported
 
     def line(self) -> str:
         c = self.counts
@@ -304,6 +305,7 @@ def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool
         else:
             checkpoint_path(results_dir, record["run_id"]).unlink(missing_ok=True)
         summary.counts[record["status"]] += 1
+        summary.peak_run_rss_mb = max(summary.peak_run_rss_mb, record.get("peak_rss_mb") or 0.0)
         remaining = len(todo) - sum(summary.counts.values())
         bar.set_postfix({**{k: v for k, v in summary.counts.items() if v}, "running": min(parallel, remaining)},
                         refresh=False)

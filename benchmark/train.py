@@ -200,10 +200,12 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
         history, start_step, train_seconds = state["history"], state["step"], state["train_seconds"]
         resumed_from = start_step
 
+    # the periods of the off-clock work, read from the spec once rather than every update
+    periods = [every for every in (spec.log_every, spec.track_sn_every, spec.evaluation.history_every if evaluate
+                                   else 0, spec.checkpoint_every if ckpt.path else 0) if every]
+
     def due(step: int) -> bool:
-        return any(every and step % every == 0
-                   for every in (spec.track_sn_every, spec.evaluation.history_every if evaluate else 0,
-                                 spec.checkpoint_every if ckpt.path else 0))
+        return step == spec.steps or any(step % every == 0 for every in periods)
 
     def save_checkpoint(step: int) -> None:
         ckpt.save({"g": g.state_dict(), "d": d.state_dict(), "opt_g": opt_g.state_dict(),
@@ -252,7 +254,7 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
             g_loss = steps.g_step(b)
             d_sum += d_loss.detach()
             g_sum += g_loss.detach()
-            if not (step % spec.log_every == 0 or step == spec.steps or due(step)):
+            if not due(step):
                 continue
             # the loop's only host syncs: to log, to catch NaN/inf, and to stop the clock for the periodic work
             _sync(device)

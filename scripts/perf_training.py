@@ -111,7 +111,7 @@ def overhead_rows(reps: int, steps: int, device: str = "cpu") -> list[tuple[str,
         real = real_images(spec)
         t = _alternate({"ours": lambda: ours(spec, real), "bare": lambda: bare(spec, real, kind=name)}, reps)
         ratio = statistics.median(t["ours"]) / statistics.median(t["bare"])
-        rows.append((f"harness overhead, {name} (default suite's model, n_dis 5, s / 100 updates)",
+        rows.append((f"harness overhead, {name} (default suite's model, n_dis 5, s / 100 updates; {reps} x {steps} updates)",
                      f"trainer: {_s(t['ours'])}", f"bare loop: {_s(t['bare'])}", f"{ratio:.3f}x (goal <= 1.03)"))
     return rows
 
@@ -126,7 +126,8 @@ def cost_rows(reps: int, steps: int, device: str = "cpu") -> list[tuple[str, str
     for name in BUILTINS:
         ratio = statistics.median(t[name]) / base
         goal = " (goal <= 1.10)" if name == "spectral_norm" else ""
-        rows.append((f"regularizer cost, {name} (standard CNN 32x32, paper width, n_dis 5)", f"{_s(t[name])}",
+        rows.append((f"regularizer cost, {name} (standard CNN 32x32, paper width, n_dis 5; {reps} x {steps} updates)",
+                     f"{_s(t[name])}",
                      f"none: {_s(t['none'])}", f"{ratio:.2f}x none{goal}"))
     return rows
 
@@ -137,6 +138,7 @@ def sn_rows(reps: int, steps: int, device: str = "cpu") -> list[tuple[str, str, 
     t = _alternate({"ours": lambda: bare(spec, real, kind="spectral_norm"),
                     "torch": lambda: bare(spec, real, kind="torch_spectral_norm")}, reps)
     ratio = statistics.median(t["ours"]) / statistics.median(t["torch"])
-    return [("spectral norm: ours vs torch.nn.utils.parametrizations.spectral_norm (32x32, paper width, n_dis 5)",
+    return [(f"spectral norm: ours vs torch.nn.utils.parametrizations.spectral_norm (32x32, paper width, n_dis 5; "
+             f"{reps} x {steps} updates)",
              f"ours: {_s(t['ours'])}", f"torch: {_s(t['torch'])}", f"{ratio:.3f}x torch's time (goal <= 1.0)")]
 
