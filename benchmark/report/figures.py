@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: reports are written, not shown
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -185,17 +186,25 @@ def spectral_norms(runs: dict[str, pd.Series], *, path: Path) -> Path | None:
             ax.plot(hist["sn_step"], values[:, j], color=cmap(j / max(1, n_layers - 1)), label=f"L{j + 1}", lw=1.2)
         ax.set_title(f"{reg} ({row['setting']})", fontsize=9)
         ax.set_yscale("log")
+        plain = ticker.FuncFormatter(lambda v, _: f"{v:g}")  # 1.05, not 1.05 x 10^0
+        ax.yaxis.set_major_formatter(plain)
+        low, high = ax.get_ylim()
+        # within a decade the minor ticks are the only labels; across several they would crowd the axis
+        ax.yaxis.set_minor_formatter(plain if high / low < 10 else ticker.NullFormatter())
+        ax.tick_params(axis="y", which="both", labelsize=7)
         ax.grid(alpha=0.3)
-    for ax in axes.flat[len(rows):]:
-        ax.axis("off")
-    for ax in axes[-1]:
-        ax.set_xlabel("generator updates")
+    for i, ax in enumerate(axes.flat):
+        if i >= len(rows):
+            ax.axis("off")
+        elif i + cols >= len(rows):  # no panel below: this one carries the x axis
+            ax.set_xlabel("generator updates")
+            ax.tick_params(labelbottom=True)
     for ax in axes[:, 0]:
         ax.set_ylabel("largest singular value")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(8, len(labels)), fontsize=7, frameon=False,
                title="D layer, from input (L1) to output", title_fontsize=8)
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.tight_layout(rect=(0, 0.55 / fig.get_figheight(), 1, 1))  # a fixed strip for the legend
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
