@@ -19,15 +19,18 @@ from perf_training import (PAPER_MODEL, _alternate, _s, bare, ours, real_images,
 from benchmark.regularizers import BUILTINS  # noqa: E402
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--updates", type=int, default=100)
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--out", default="reports/perf/gpu.md")
-    args = p.parse_args()
+    p.add_argument("--device", default="cuda", help="cpu: a smoke test of this script (tests/test_perf_scripts.py)")
+    p.add_argument("--width", type=float, default=1.0, help="the standard CNN's width (1.0: the paper's)")
+    args = p.parse_args(argv)
     started = time.perf_counter()
-    dev = "cuda"
-    specs = {n: spec_for(n, PAPER_MODEL, steps=args.updates, device=dev) for n in BUILTINS}
+    dev = args.device
+    model = {**PAPER_MODEL, "width": args.width}
+    specs = {n: spec_for(n, model, steps=args.updates, device=dev) for n in BUILTINS}
     real = real_images(specs["none"], n=10000)
     t = _alternate({n: (lambda s=s: ours(s, real)) for n, s in specs.items()}, args.reps)
     base = statistics.median(t["none"])
@@ -43,18 +46,19 @@ def main() -> None:
                      "torch": lambda: bare(s, real, kind="torch_spectral_norm")}, args.reps)
     side.append(("our spectral norm vs torch's (bare loop)", _s(tt["ours"]), _s(tt["torch"]),
                  f"{statistics.median(tt['ours']) / statistics.median(tt['torch']):.3f}x (goal <= 1.0)"))
-    switches = {"channels_last": {"channels_last": True}, "bf16": {"bf16": True},
-                "compile + bf16 + channels_last": {"compile": True, "bf16": True, "channels_last": True}}
+    switches = {"channels_last": {"channels_last": True}, "bf16": {"bf16": True}}
+    if dev != "cpu":  # inductor on a CPU compiles for minutes: a GPU row
+        switches["compile + bf16 + channels_last"] = {"compile": True, "bf16": True, "channels_last": True}
     for label, sw in switches.items():
         fast = replace(s, **sw)
         tt = _alternate({"on": lambda: ours(fast, real), "off": lambda: ours(s, real)}, args.reps)
         side.append((f"spectral_norm with {label}", _s(tt["on"]), _s(tt["off"]),
                      f"{statistics.median(tt['on']) / statistics.median(tt['off']):.2f}x the default"))
-    gpu = torch.cuda.get_device_name(0)
+    gpu = torch.cuda.get_device_name(0) if dev.startswith("cuda") else f"none ({dev})"
     text = [f"# regbench on a GPU: {gpu}", "",
-            f"torch {torch.__version__}, CUDA {torch.version.cuda}; measured {time.strftime('%Y-%m-%d')} by "
+            f"torch {torch.__version__}, CUDA {torch.version.cuda}; width {args.width}; measured {time.strftime('%Y-%m-%d')} by "
             f"scripts/gpu_check.sh ({args.reps} repetitions after one warm-up each, median and min-max; "
-            f"{args.updates} updates per repetition; standard CNN 32x32, width 1.0, batch 64, n_dis 5, "
+            f"{args.updates} updates per repetition; standard CNN 32x32, batch 64, n_dis 5, "
             "random images).", "",
             "| regularizer | s / 100 generator updates | ratio to none |", "|---|---|---|",
             *(f"| {a} | {b} | {c} |" for a, b, c in rows), "",

@@ -1,4 +1,5 @@
 """What a run records beyond its scores: spectral norms per layer, history, checkpoints and resume, overrides."""
+import dataclasses
 import json
 import math
 
@@ -162,5 +163,6 @@ def test_speed_switches_are_recorded_and_part_of_the_id_only_when_on(write_suite
     assert "bf16" not in plain.config() and on.config()["bf16"] is True
     assert plain.run_id != on.run_id and plain.run_id.rsplit("-", 1)[1] == plain.config_hash
     real = load_images("digits", split="train", size=8)
-    outcome = train(on, real, progress=False)  # bf16 autocast and NHWC run on the CPU too (slowly)
-    assert outcome.status == "ok" and all(math.isfinite(v) for v in outcome.history["d_loss"])
+    for name in REGULARIZERS.names():  # bf16 autocast and NHWC run on the CPU too (slowly)
+        outcome = train(dataclasses.replace(on, regularizer=name, label=name), real, progress=False)
+        assert outcome.status == "ok" and all(math.isfinite(v) for v in outcome.history["d_loss"]), name

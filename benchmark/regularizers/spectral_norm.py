@@ -32,17 +32,20 @@ class SpectralNormalized(nn.Module):
         self.register_buffer("_v", F.normalize(weight.new_empty(cols).normal_(), dim=0, eps=eps))
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        mat = weight.flatten(1)
-        if self.training:
-            with torch.no_grad():
-                for _ in range(self.power_iterations):
-                    # in place, so the vectors persist across updates (and in state_dict)
-                    self._u.copy_(F.normalize(mat @ self._v, dim=0, eps=self.eps))
-                    self._v.copy_(F.normalize(mat.t() @ self._u, dim=0, eps=self.eps))
-        # clones: autograd must not see the in-place updates of the next forward
-        u, v = self._u.clone(), self._v.clone()
-        sigma = torch.dot(u, mat @ v)
-        return weight / sigma
+        # sigma in the weight's own precision even under bf16 autocast (--bf16): the vectors are float32,
+        # and a bf16 power iteration would also be a coarser estimate
+        with torch.autocast(weight.device.type, enabled=False):
+            mat = weight.flatten(1)
+            if self.training:
+                with torch.no_grad():
+                    for _ in range(self.power_iterations):
+                        # in place, so the vectors persist across updates (and in state_dict)
+                        self._u.copy_(F.normalize(mat @ self._v, dim=0, eps=self.eps))
+                        self._v.copy_(F.normalize(mat.t() @ self._u, dim=0, eps=self.eps))
+            # clones: autograd must not see the in-place updates of the next forward
+            u, v = self._u.clone(), self._v.clone()
+            sigma = torch.dot(u, mat @ v)
+            return weight / sigma
 
 
 @register_regularizer("spectral_norm")

@@ -1,0 +1,29 @@
+"""The benchmark scripts run end to end (at a tiny size, on the CPU), so a GPU session finds them working."""
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_gpu_speed_table_smoke_on_cpu(tmp_path):
+    out = tmp_path / "gpu.md"
+    run = subprocess.run([sys.executable, "scripts/gpu_speed.py", "--device", "cpu", "--width", "0.03125",
+                          "--updates", "1", "--reps", "1", "--out", str(out)], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    text = out.read_text()
+    for name in ("none", "spectral_norm", "wgan_gp", "orthonormal", "trainer vs bare loop, wgan_gp",
+                 "our spectral norm vs torch's", "spectral_norm with bf16"):
+        assert f"| {name}" in text, name
+    assert text.count("x |") >= 8  # a ratio per row
+
+
+def test_gpu_check_says_why_it_stops_without_a_gpu():
+    import torch
+
+    if torch.cuda.is_available():
+        return  # on a GPU machine the script runs for real (scripts/gpu_check.sh)
+    run = subprocess.run(["bash", "scripts/gpu_check.sh", "/dev/null"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode != 0 and "no CUDA GPU visible to torch" in run.stderr
