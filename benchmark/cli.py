@@ -278,9 +278,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from .data import DatasetUnavailable
+    from .errors import DatasetUnavailable, FeatureExtractorUnavailable
     from .lock import FolderBusy
-    from .metrics import FeatureExtractorUnavailable
 
     try:
         return args.fn(args)

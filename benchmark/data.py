@@ -12,14 +12,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .errors import DatasetUnavailable
+
 from .registry import Registry
 
 DATASETS = Registry("dataset")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-
-
-class DatasetUnavailable(RuntimeError):
-    """The dataset's files are missing and could not be fetched; the message says how to provide them."""
 
 
 def resize(images: torch.Tensor, size: int) -> torch.Tensor:

@@ -24,6 +24,7 @@ from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, k
 from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
 
 from . import digits_cnn
+from .errors import FeatureExtractorUnavailable
 from .data import load_images
 from .store import atomic_torch_save
 from .suite import Evaluation
@@ -38,10 +39,6 @@ INCEPTION_FILE = Path(URL_INCEPTION_V3).name
 INCEPTION_ENV = "REGBENCH_INCEPTION_WEIGHTS"
 # the real split held out from the reference, scored as the "real data" row (the paper's Table 2 floor)
 HELD_OUT = {"train": "test", "test": "train", "unlabeled": "test", "train+unlabeled": "test"}
-
-
-class FeatureExtractorUnavailable(RuntimeError):
-    """The feature extractor's weights are missing; the message says how to provide them."""
 
 
 def inception_weights(path: str | None) -> str:
