@@ -171,12 +171,10 @@ def _results_in_ray(todo: list[RunSpec], workers: int, inception_weights: str | 
 
     started = time.perf_counter()
     owned = not ray.is_initialized()  # a caller's own Ray session is used as it is, and left running
-    if not owned:
-        pass
-    elif options.address is None:  # a local instance sized to --workers runs
+    if owned and options.address is None:  # a local instance sized to --workers runs
         ray.init(num_cpus=max(1, round(workers * options.cpus_per_run)), include_dashboard=False,
                  logging_level="ERROR", log_to_driver=False, configure_logging=False)
-    else:
+    elif owned:
         ray.init(address=options.address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
     print(f"ray: connected in {time.perf_counter() - started:.1f} s ({ray.cluster_resources().get('CPU', 0):g} "
           f"CPUs, {ray.cluster_resources().get('GPU', 0):g} GPUs)", file=sys.stderr)

@@ -49,8 +49,8 @@ def _gradients(module: torch.nn.Module, what: str) -> None:
         raise AssertionError(f"every {what} gradient is zero")
 
 
-def _same_state(a: dict, b: dict) -> list[str]:
-    return [k for k in a if not torch.equal(a[k], b[k])]
+def _changed(before: dict, after: dict) -> list[str]:
+    return [k for k in before if not torch.equal(before[k], after[k])]
 
 
 def _checks(spec: RunSpec) -> list[tuple[str, Callable[[], None]]]:
@@ -97,7 +97,7 @@ def _checks(spec: RunSpec) -> list[tuple[str, Callable[[], None]]]:
         d.eval()
         before = {k: v.clone() for k, v in d.state_dict().items()}
         first, second = d(images), d(images)
-        changed = _same_state(before, d.state_dict())
+        changed = _changed(before, d.state_dict())
         d.train()
         if changed:
             raise AssertionError(f"a forward in eval mode changed {', '.join(changed[:3])}")

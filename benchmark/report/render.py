@@ -224,7 +224,7 @@ def _missing_blocks(suites: list[SuiteResults]) -> list[Block]:
     return blocks
 
 
-def _reproducibility(records: list[dict], suites: list[SuiteResults], command: str) -> list[Block]:
+def _reproducibility(suites: list[SuiteResults], command: str) -> list[Block]:
     rows = []
     for s in suites:
         if not s.results:
@@ -293,10 +293,11 @@ def write_report(results_dirs, *, out_dir: Path | None = None, samples_per_setti
 
     records, shared = _distinct([r for s in suites for r in s.results])
     records = _qualified(records)
-    order = _label_order(suites)
-    order = list(dict.fromkeys([q for label in order for q in [label, *(r["regularizer"] for r in records
-                                if r["regularizer"].startswith(f"{label} ["))]]))
-    colour_of = figures.colours(list(dict.fromkeys(order + [r["regularizer"] for r in records])))
+    # the suites' order; a qualified label ("none [beyond]") sits where its plain one would
+    rank = {label: i for i, label in enumerate(_label_order(suites))}
+    order = sorted(dict.fromkeys(r["regularizer"] for r in records),
+                   key=lambda label: rank.get(label.split(" [")[0], len(rank)))
+    colour_of = figures.colours(order)
     folder_of = {r["run_id"]: s.folder for s in suites for r in s.results}
     real = list({json.dumps(x.get("real_data"), sort_keys=True): x for s in suites for x in s.real}.values())
     groups = _groups(records)
@@ -324,7 +325,7 @@ def write_report(results_dirs, *, out_dir: Path | None = None, samples_per_setti
     blocks += _missing_blocks(suites)
     command = "regbench report " + " ".join(map(str, dirs)) + f" --out {out_dir}" + (
         " --samples-per-setting" if samples_per_setting else "")
-    blocks += _reproducibility(records, suites, command)
+    blocks += _reproducibility(suites, command)
 
     write_tables(blocks, out_dir / "tables")
     (out_dir / "report.html").write_text(to_html(blocks, out_dir, title=title))
