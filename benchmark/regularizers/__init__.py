@@ -47,7 +47,8 @@ def register_regularizer(name: str, *, origin: str | None = None):
 
     def add(cls):
         if name in REGULARIZERS:
-            raise PluginError(f"regularizer {name!r} ({origin}): the name is taken by {REGULARIZERS.origin(name)}")
+            raise PluginError(f"regularizer {name!r} ({origin}): the name is taken by {REGULARIZERS.origin(name)}; "
+                              "register it under another name")
         found = problems(cls, plugin=origin != "built-in")
         if found:
             raise PluginError(f"regularizer {name!r} ({origin}): {'; '.join(found)}")
