@@ -128,8 +128,13 @@ def cmd_list(args) -> int:
     from .losses import LOSSES
     from .models import ARCHITECTURES
     from .paper import settings
-    from .regularizers import PLUGIN_PROBLEMS, REGULARIZERS
+    from .regularizers import PLUGIN_PROBLEMS, REGULARIZERS, PluginError, load_plugin_file
 
+    for path in args.plugin or ():
+        try:
+            load_plugin_file(path)
+        except PluginError as exc:
+            raise UserError(str(exc)) from None
     print("regularizers:")
     for name in REGULARIZERS.names():
         cls = REGULARIZERS.get(name)
@@ -260,7 +265,9 @@ def parser() -> argparse.ArgumentParser:
     score.add_argument("--inception-weights", help=f"local copy of {INCEPTION_FILE} (or ${INCEPTION_ENV})")
     score.add_argument("--json", action="store_true", help="print the scores and protocol as JSON")
     score.set_defaults(fn=cmd_score)
-    sub.add_parser("list", help="what is registered, and where each regularizer came from").set_defaults(fn=cmd_list)
+    listing = sub.add_parser("list", help="what is registered, and where each regularizer came from")
+    listing.add_argument("--plugin", action="append", metavar="FILE", help="load a plugin file first (repeatable)")
+    listing.set_defaults(fn=cmd_list)
     check = sub.add_parser("check-plugin", help="conformance checks of a regularizer on the tiny standard CNN "
                                                 "and ResNet (CPU)")
     check.add_argument("name")

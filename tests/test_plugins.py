@@ -168,9 +168,11 @@ def test_a_plugin_file_named_in_a_suite_runs_in_worker_processes(tmp_path):
     records = {r["regularizer"]: r for r in (json.loads(p.read_text()) for p in (tmp_path / "results" / "s").glob("*.json"))}
     assert set(records) == {"none", "halve_init", "quarter"} and all(r["status"] == "ok" for r in records.values())
     assert records["halve_init"]["regularizer_origin"] == f"file {tmp_path / 'plugins' / 'halve.py'}"
-    listed = regbench("check-plugin", "halve_init", "--plugin", str(tmp_path / "plugins" / "halve.py"),
-                      "--param", "factor=0.9")
-    assert listed.returncode == 0, listed.stdout + listed.stderr
+    check = regbench("check-plugin", "halve_init", "--plugin", str(tmp_path / "plugins" / "halve.py"),
+                     "--param", "factor=0.9")
+    assert check.returncode == 0, check.stdout + check.stderr
+    listed = regbench("list", "--plugin", str(tmp_path / "plugins" / "halve.py"))
+    assert f"[file {tmp_path / 'plugins' / 'halve.py'}]" in listed.stdout
 
 
 @pytest.mark.parametrize("case,content,message", [
