@@ -132,7 +132,8 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
 
     blocks: list[Block] = [
         Heading("Summary", h),
-        Text(f"{len(df)} runs ({', '.join(f'{v} {k}' for k, v in counts.items())}) from suite "
+        Text(f"{len(df)} runs ({', '.join(f'{v} {k}' for k, v in counts.items())}) from suite"
+             f"{'s' if df['suite'].nunique() > 1 else ''} "
              f"{', '.join(f'`{s}`' for s in dict.fromkeys(df['suite']))} on `{dataset}` at "
              f"{df['image_size'].iloc[0]}px, {architecture} (width {_values(df, 'width')}), "
              f"{_values(df, 'steps')} generator updates per run."),
