@@ -104,7 +104,7 @@ class Steps:
         d_loss.backward()
         self.opt_d.step()
         if self.after_d_step is not None:
-            self.after_d_step(d)
+            self.after_d_step(self.d)
         return d_loss
 
     def g_step(self, b: int) -> torch.Tensor:
