@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from perf_training import (PAPER_MODEL, _alternate, _s, bare, ours, real_images,  # noqa: E402
+from perf_training import (PAPER_MODEL, alternate, spread, bare, ours, real_images,  # noqa: E402
                            spec_for)
 
 from benchmark.regularizers import BUILTINS  # noqa: E402
@@ -32,27 +32,27 @@ def main(argv: list[str] | None = None) -> None:
     model = {**PAPER_MODEL, "width": args.width}
     specs = {n: spec_for(n, model, steps=args.updates, device=dev) for n in BUILTINS}
     real = real_images(specs["none"], n=10000)
-    t = _alternate({n: (lambda s=s: ours(s, real)) for n, s in specs.items()}, args.reps)
+    t = alternate({n: (lambda s=s: ours(s, real)) for n, s in specs.items()}, args.reps)
     base = statistics.median(t["none"])
-    rows = [(f"{n}", _s(t[n]), f"{statistics.median(t[n]) / base:.2f}x") for n in BUILTINS]
+    rows = [(f"{n}", spread(t[n]), f"{statistics.median(t[n]) / base:.2f}x") for n in BUILTINS]
     side = []
     for name in ("none", "spectral_norm", "wgan_gp"):
         s = specs[name]
-        tt = _alternate({"ours": lambda: ours(s, real), "bare": lambda: bare(s, real, kind=name)}, args.reps)
-        side.append((f"trainer vs bare loop, {name}", _s(tt["ours"]), _s(tt["bare"]),
+        tt = alternate({"ours": lambda: ours(s, real), "bare": lambda: bare(s, real, kind=name)}, args.reps)
+        side.append((f"trainer vs bare loop, {name}", spread(tt["ours"]), spread(tt["bare"]),
                      f"{statistics.median(tt['ours']) / statistics.median(tt['bare']):.3f}x (goal <= 1.03)"))
     s = specs["spectral_norm"]
-    tt = _alternate({"ours": lambda: bare(s, real, kind="spectral_norm"),
+    tt = alternate({"ours": lambda: bare(s, real, kind="spectral_norm"),
                      "torch": lambda: bare(s, real, kind="torch_spectral_norm")}, args.reps)
-    side.append(("our spectral norm vs torch's (bare loop)", _s(tt["ours"]), _s(tt["torch"]),
+    side.append(("our spectral norm vs torch's (bare loop)", spread(tt["ours"]), spread(tt["torch"]),
                  f"{statistics.median(tt['ours']) / statistics.median(tt['torch']):.3f}x (goal <= 1.0)"))
     switches = {"channels_last": {"channels_last": True}, "bf16": {"bf16": True}}
     if dev != "cpu":  # inductor on a CPU compiles for minutes: a GPU row
         switches["compile + bf16 + channels_last"] = {"compile": True, "bf16": True, "channels_last": True}
     for label, sw in switches.items():
         fast = replace(s, **sw)
-        tt = _alternate({"on": lambda: ours(fast, real), "off": lambda: ours(s, real)}, args.reps)
-        side.append((f"spectral_norm with {label}", _s(tt["on"]), _s(tt["off"]),
+        tt = alternate({"on": lambda: ours(fast, real), "off": lambda: ours(s, real)}, args.reps)
+        side.append((f"spectral_norm with {label}", spread(tt["on"]), spread(tt["off"]),
                      f"{statistics.median(tt['on']) / statistics.median(tt['off']):.2f}x the default"))
     gpu = torch.cuda.get_device_name(0) if dev.startswith("cuda") else f"none ({dev})"
     text = [f"# regbench on a GPU: {gpu}", "",

@@ -38,7 +38,7 @@ def timed(fn, reps: int) -> list[float]:
 
 
 def spread(xs: list[float]) -> str:
-    return f"{statistics.median(xs):.3f} s ({min(xs):.3f}-{max(xs):.3f})"
+    return perf_training.spread(xs, digits=3)
 
 
 def scoring_rows(args, tmp: Path) -> list[tuple[str, str, str, str]]:

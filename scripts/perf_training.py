@@ -88,7 +88,7 @@ def bare(spec: RunSpec, real: torch.Tensor, *, kind: str) -> float:
     return 100.0 * (time.perf_counter() - start) / spec.steps
 
 
-def _alternate(fns: dict, reps: int) -> dict[str, list[float]]:
+def alternate(fns: dict, reps: int) -> dict[str, list[float]]:
     """Each function once per repetition, in turn, so drift in the machine's load hits them all alike;
     one unmeasured call each first (allocator, thread pools, first-call dispatch)."""
     for fn in fns.values():
@@ -100,8 +100,9 @@ def _alternate(fns: dict, reps: int) -> dict[str, list[float]]:
     return times
 
 
-def _s(xs: list[float]) -> str:
-    return f"{statistics.median(xs):.2f} s ({min(xs):.2f}-{max(xs):.2f})"
+def spread(xs: list[float], digits: int = 2) -> str:
+    """Median and range of repeated timings, as every row of make perf shows them."""
+    return f"{statistics.median(xs):.{digits}f} s ({min(xs):.{digits}f}-{max(xs):.{digits}f})"
 
 
 def overhead_rows(reps: int, steps: int, device: str = "cpu") -> list[tuple[str, str, str, str]]:
@@ -109,10 +110,10 @@ def overhead_rows(reps: int, steps: int, device: str = "cpu") -> list[tuple[str,
     for name in ("none", "spectral_norm", "wgan_gp"):
         spec = spec_for(name, DEFAULT_MODEL, steps=steps, device=device)
         real = real_images(spec)
-        t = _alternate({"ours": lambda: ours(spec, real), "bare": lambda: bare(spec, real, kind=name)}, reps)
+        t = alternate({"ours": lambda: ours(spec, real), "bare": lambda: bare(spec, real, kind=name)}, reps)
         ratio = statistics.median(t["ours"]) / statistics.median(t["bare"])
         rows.append((f"harness overhead, {name} (default suite's model, n_dis 5, s / 100 updates; {reps} x {steps} updates)",
-                     f"trainer: {_s(t['ours'])}", f"bare loop: {_s(t['bare'])}", f"{ratio:.3f}x (goal <= 1.03)"))
+                     f"trainer: {spread(t['ours'])}", f"bare loop: {spread(t['bare'])}", f"{ratio:.3f}x (goal <= 1.03)"))
     return rows
 
 
@@ -120,25 +121,25 @@ def cost_rows(reps: int, steps: int, device: str = "cpu") -> list[tuple[str, str
     """The paper's Figure 10 as ratios: each regularizer's time per 100 updates over none's, full width."""
     specs = {name: spec_for(name, PAPER_MODEL, steps=steps, device=device) for name in BUILTINS}
     real = real_images(specs["none"])
-    t = _alternate({name: (lambda s=s: ours(s, real)) for name, s in specs.items()}, reps)
+    t = alternate({name: (lambda s=s: ours(s, real)) for name, s in specs.items()}, reps)
     base = statistics.median(t["none"])
     rows = []
     for name in BUILTINS:
         ratio = statistics.median(t[name]) / base
         goal = " (goal <= 1.10)" if name == "spectral_norm" else ""
         rows.append((f"regularizer cost, {name} (standard CNN 32x32, paper width, n_dis 5; {reps} x {steps} updates)",
-                     f"{_s(t[name])}",
-                     f"none: {_s(t['none'])}", f"{ratio:.2f}x none{goal}"))
+                     f"{spread(t[name])}",
+                     f"none: {spread(t['none'])}", f"{ratio:.2f}x none{goal}"))
     return rows
 
 
 def sn_rows(reps: int, steps: int, device: str = "cpu") -> list[tuple[str, str, str, str]]:
     spec = spec_for("spectral_norm", PAPER_MODEL, steps=steps, device=device)
     real = real_images(spec)
-    t = _alternate({"ours": lambda: bare(spec, real, kind="spectral_norm"),
+    t = alternate({"ours": lambda: bare(spec, real, kind="spectral_norm"),
                     "torch": lambda: bare(spec, real, kind="torch_spectral_norm")}, reps)
     ratio = statistics.median(t["ours"]) / statistics.median(t["torch"])
     return [(f"spectral norm: ours vs torch.nn.utils.parametrizations.spectral_norm (32x32, paper width, n_dis 5; "
              f"{reps} x {steps} updates)",
-             f"ours: {_s(t['ours'])}", f"torch: {_s(t['torch'])}", f"{ratio:.3f}x torch's time (goal <= 1.0)")]
+             f"ours: {spread(t['ours'])}", f"torch: {spread(t['torch'])}", f"{ratio:.3f}x torch's time (goal <= 1.0)")]
 

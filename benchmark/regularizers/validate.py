@@ -31,7 +31,7 @@ def problems(obj: Any, *, plugin: bool) -> list[str]:
         return [f"class {obj.__name__} does not subclass benchmark.regularizers.Regularizer"
                 + (f" (it lacks the hooks {', '.join(missing)})" if missing else "")]
     out = []
-    defaults = obj.__dict__.get("defaults", obj.defaults)
+    defaults = obj.defaults
     if not isinstance(defaults, dict) or not all(isinstance(k, str) and isinstance(v, PLAIN)
                                                  for k, v in defaults.items()):
         out.append(f"defaults must be a dict of name -> int/float/bool/str, got {defaults!r}")
