@@ -166,3 +166,25 @@ def test_speed_switches_are_recorded_and_part_of_the_id_only_when_on(write_suite
     for name in REGULARIZERS.names():  # bf16 autocast and NHWC run on the CPU too (slowly)
         outcome = train(dataclasses.replace(on, regularizer=name, label=name), real, progress=False)
         assert outcome.status == "ok" and all(math.isfinite(v) for v in outcome.history["d_loss"]), name
+
+
+def test_the_g_step_leaves_d_untouched_and_gives_the_plain_gradient():
+    from benchmark.train import Steps, build
+
+    spec = spec_for("spectral_norm")
+    g, d, reg = build(spec, channels=1, device=torch.device("cpu"))
+    steps = Steps(spec, g, d, reg, torch.device("cpu"))
+
+    # what a plain loop computes: G's gradient through a D that also gets (unused) gradients
+    torch.manual_seed(1)
+    d_state = {k: v.clone() for k, v in d.state_dict().items()}
+    steps.loss.g(d(g(torch.randn(spec.batch_size, spec.z_dim)))).backward()
+    want = [p.grad.clone() for p in g.parameters()]
+    assert any(p.grad is not None for p in d.parameters())
+    g.zero_grad(set_to_none=True), d.zero_grad(set_to_none=True), d.load_state_dict(d_state)
+
+    torch.manual_seed(1)
+    steps.opt_g.step = lambda: None  # keep G's gradients to compare
+    steps.g_step(spec.batch_size)
+    assert all(torch.equal(p.grad, w) for p, w in zip(g.parameters(), want))
+    assert all(p.grad is None and p.requires_grad for p in d.parameters())
