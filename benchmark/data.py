@@ -6,6 +6,9 @@ makes the sample stream a pure function of the run's seed.
 """
 from __future__ import annotations
 
+import io
+import os
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,7 @@ import torch.nn.functional as F
 from .errors import DatasetUnavailable
 
 from .registry import Registry
+from .store import atomic_write_bytes
 
 DATASETS = Registry("dataset")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -44,13 +48,44 @@ def to_uint8(batch: torch.Tensor) -> torch.Tensor:
 DIGITS_TEST_FRACTION = 0.2
 
 
-def digits_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(images uint8 (N,1,8,8), labels) of a fixed, seeded train/test split."""
+def cache_dir() -> Path:
+    """Where regbench keeps what it derives once per machine (digits, digits-cnn, reference statistics)."""
+    return Path(os.environ.get("REGBENCH_CACHE", Path.home() / ".cache" / "regbench"))
+
+
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits: images (N, 8, 8) in 0..16 and their labels.
+
+    Importing scikit-learn takes ~1.2 s, paid by `regbench run` and again by each of its workers
+    for 1797 tiny images; after the first load a copy in the cache (keyed by scikit-learn's
+    version, which ships the file) is read in milliseconds."""
+    try:
+        version = metadata.version("scikit-learn")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    path = cache_dir() / f"digits-sklearn-{version}.npz"
+    try:
+        with np.load(path) as cached:
+            return cached["images"], cached["target"]
+    except (OSError, KeyError, ValueError):  # absent, or a damaged copy: rebuild it
+        pass
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    images = torch.from_numpy(np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)).unsqueeze(1)
-    labels = torch.from_numpy(bunch.target.astype(np.int64))
+    buf = io.BytesIO()
+    np.savez(buf, images=bunch.images, target=bunch.target)
+    try:
+        atomic_write_bytes(path, buf.getvalue())
+    except OSError:  # a read-only cache only costs the import next time
+        pass
+    return bunch.images, bunch.target
+
+
+def digits_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images uint8 (N,1,8,8), labels) of a fixed, seeded train/test split."""
+    digits, target = _digits()
+    images = torch.from_numpy(np.round(digits * (255.0 / 16.0)).astype(np.uint8)).unsqueeze(1)
+    labels = torch.from_numpy(target.astype(np.int64))
     order = torch.from_numpy(np.random.RandomState(0).permutation(len(images)))
     n_test = int(len(images) * DIGITS_TEST_FRACTION)
     splits = {"test": order[:n_test], "train": order[n_test:], "all": order}

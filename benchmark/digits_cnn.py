@@ -10,7 +10,6 @@ Inception-based ones.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import torch
@@ -19,16 +18,12 @@ from torch import nn
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
-from .data import digits_split
+from .data import cache_dir, digits_split
 from .store import atomic_torch_save
 
 NAME = "digits-cnn"
 VERSION = 2  # bump when the net or its training changes: the cache key includes it
 MIN_TEST_ACCURACY = 0.97
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("REGBENCH_CACHE", Path.home() / ".cache" / "regbench"))
 
 
 class DigitsNet(nn.Module):

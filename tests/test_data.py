@@ -20,6 +20,22 @@ def test_digits_splits_are_disjoint_and_resized():
     assert native.max() == 255 and native.min() == 0
 
 
+def test_digits_are_read_from_the_cache_without_scikit_learn(tmp_path, monkeypatch):
+    from benchmark.data import digits_split
+
+    monkeypatch.setenv("REGBENCH_CACHE", str(tmp_path))
+    first, first_labels = digits_split("train")  # through scikit-learn, then cached
+    (cached,) = tmp_path.glob("digits-sklearn-*.npz")
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)  # importing it now raises ImportError
+    again, again_labels = digits_split("train")
+    assert torch.equal(first, again) and torch.equal(first_labels, again_labels)
+
+    cached.write_bytes(b"not an npz")  # a damaged copy is rebuilt, not trusted
+    monkeypatch.delitem(sys.modules, "sklearn.datasets")
+    rebuilt, _ = digits_split("train")
+    assert torch.equal(first, rebuilt) and np.load(cached)["images"].shape == (1797, 8, 8)
+
+
 def test_cifar10_offline_without_files_is_one_line_exit_2(write_suite, tmp_path):
     suite = write_suite({"dataset": "cifar10", "image_size": 32, "data_root": str(tmp_path / "nothing")})
     start = time.perf_counter()
