@@ -192,7 +192,8 @@ NOTES = """
 How to read it:
 - harness overhead: the trainer's seconds per 100 updates (what every result reports) over a hand-written
   loop of the same model, loss, batch and optimizer, on the default suite's tiny model, where per-step
-  Python costs weigh most.
+  Python costs weigh most. The loop makes the trainer's steps (real and fake through D as one batch,
+  D's weights frozen in G's step), so the ratio is the harness's cost alone.
 - regularizer cost: the paper's Figure 10 as ratios to `none`, on the standard CNN at the paper's width
   (32x32, random images), timed over a few updates per repetition.
 - ceiling: the two vCPUs of a small VM slow each other down; the best sweep ratio 2 workers can reach

@@ -79,10 +79,12 @@ def bare(spec: RunSpec, real: torch.Tensor, *, kind: str) -> float:
             opt_d.zero_grad(set_to_none=True)
             loss.backward()
             opt_d.step()
+        d.requires_grad_(False)  # as the trainer does: G's step needs no gradient for D's weights
         out = d(g(torch.randn(b, z, device=device)))
         g_loss = -out.mean() if kind == "wgan_gp" else F.softplus(-out).mean()
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
+        d.requires_grad_(True)
         opt_g.step()
     sync()
     return 100.0 * (time.perf_counter() - start) / spec.steps
