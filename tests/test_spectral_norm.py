@@ -25,3 +25,14 @@ def test_same_normalized_weight_as_torch_after_the_same_iterations(make, iterati
     ours.eval(), theirs.eval()
     torch.testing.assert_close(ours.weight, theirs.weight, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(ours_sn._u, theirs_sn._u, atol=1e-6, rtol=1e-5)
+
+
+def test_the_unit_vector_shortcut_is_f_normalize_bit_for_bit():
+    import torch.nn.functional as F
+
+    from benchmark.regularizers.spectral_norm import _unit
+
+    g = torch.Generator().manual_seed(0)
+    for x in [torch.randn(n, generator=g) * scale for n in (1, 8, 144, 4096) for scale in (1e-8, 1.0, 1e6)] + [
+            torch.zeros(16)]:
+        assert torch.equal(_unit(x, 1e-12), F.normalize(x, dim=0, eps=1e-12))

@@ -36,16 +36,26 @@ class SpectralNormalized(nn.Module):
         # and a bf16 power iteration would also be a coarser estimate
         with torch.autocast(weight.device.type, enabled=False):
             mat = weight.flatten(1)
-            if self.training:
+            if self.training and self.power_iterations:
                 with torch.no_grad():
+                    v = self._v
                     for _ in range(self.power_iterations):
-                        # in place, so the vectors persist across updates (and in state_dict)
-                        self._u.copy_(F.normalize(mat @ self._v, dim=0, eps=self.eps))
-                        self._v.copy_(F.normalize(mat.t() @ self._u, dim=0, eps=self.eps))
-            # clones: autograd must not see the in-place updates of the next forward
-            u, v = self._u.clone(), self._v.clone()
+                        u = _unit(mat @ v, self.eps)
+                        v = _unit(mat.t() @ u, self.eps)
+                    # in place, so the vectors persist across updates (and in state_dict); sigma uses the
+                    # fresh tensors, which autograd may keep while the next forward updates the buffers
+                    self._u.copy_(u)
+                    self._v.copy_(v)
+            else:  # clones: autograd must not see the in-place updates of a later training forward
+                u, v = self._u.clone(), self._v.clone()
             sigma = torch.dot(u, mat @ v)
             return weight / sigma
+
+
+def _unit(x: torch.Tensor, eps: float) -> torch.Tensor:
+    """F.normalize(x, dim=0, eps=eps) for a vector, bit for bit, in two ops instead of four: this runs for
+    every D layer at every D forward, where on small models per-op costs are most of SN's price."""
+    return x / torch.linalg.vector_norm(x).clamp_min(eps)
 
 
 @register_regularizer("spectral_norm")
