@@ -219,7 +219,8 @@ def main() -> None:
         # overhead: twice the repetitions; the two sides differ by a few percent at most, inside 5 reps' noise
         makers = {"overhead": lambda: perf_training.overhead_rows(2 * args.reps, args.updates),
                   "cost": lambda: perf_training.cost_rows(max(2, args.reps // 2), args.full_width_updates),
-                  "sn": lambda: perf_training.sn_rows(max(3, args.reps // 2), args.full_width_updates),
+                  "sn": lambda: perf_training.sn_rows(max(3, args.reps // 2), args.updates,
+                                                      args.full_width_updates),
                   "scoring": lambda: scoring_rows(args, tmp), "cache": lambda: [cache_row(args, tmp)],
                   "memory": lambda: [memory_row()], "ceiling": lambda: [ceiling_row()],
                   "sweep": lambda: [sweep_row(tmp)]}
