@@ -34,25 +34,35 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
-@functools.lru_cache(maxsize=1)
-def code_version() -> dict:
-    """Which regbench made a result: the package version and, from a git checkout, the commit (dirty when
-    tracked files differ from it, so a result from uncommitted code says so)."""
-    try:
-        version = metadata.version("regbench")
-    except metadata.PackageNotFoundError:
-        version = None
-    repo = Path(__file__).resolve().parents[1]
+# what `make bench` rewrites: a checkout whose only changes are a fresh report is not running other code
+GENERATED = ("reports",)
+
+
+def git_state(repo: Path) -> tuple[str | None, bool]:
+    """(commit, dirty) of the checkout whose top is ``repo``, else (None, False). Dirty: tracked files other
+    than generated reports differ from the commit."""
     try:
         top, _, commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "--show-toplevel", "HEAD"],
                                         capture_output=True, text=True, timeout=10).stdout.partition("\n")
         # an installed copy inside someone else's repository (a venv in a project) is not that project's code
-        commit = commit.strip() if top and Path(top).resolve() == repo else None
+        commit = commit.strip() if top and Path(top).resolve() == Path(repo).resolve() else None
         dirty = bool(commit) and bool(subprocess.run(
-            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-            text=True, timeout=10).stdout.strip())
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no", "--", ".",
+             *(f":(exclude){path}" for path in GENERATED)], capture_output=True, text=True, timeout=10).stdout.strip())
     except (OSError, subprocess.SubprocessError):  # no git, or not a checkout: the version must do
         commit, dirty = None, False
+    return commit or None, dirty
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> dict:
+    """Which regbench made a result: the package version and, from a git checkout, the commit (dirty when
+    its code differs from it, so a result from uncommitted code says so)."""
+    try:
+        version = metadata.version("regbench")
+    except metadata.PackageNotFoundError:
+        version = None
+    commit, dirty = git_state(Path(__file__).resolve().parents[1])
     return {"regbench": version, "git_commit": commit, "git_dirty": dirty}
 
 

@@ -188,3 +188,25 @@ def test_the_g_step_leaves_d_untouched_and_gives_the_plain_gradient():
     steps.g_step(spec.batch_size)
     assert all(torch.equal(p.grad, w) for p, w in zip(g.parameters(), want))
     assert all(p.grad is None and p.requires_grad for p in d.parameters())
+
+
+def test_a_result_calls_code_dirty_but_not_a_rewritten_report(tmp_path):
+    import subprocess
+
+    from benchmark.run import git_state
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       check=True, capture_output=True)
+
+    (tmp_path / "benchmark").mkdir(), (tmp_path / "reports").mkdir()
+    (tmp_path / "benchmark" / "train.py").write_text("a")
+    (tmp_path / "reports" / "report.md").write_text("a")
+    git("init", "-q"), git("add", "."), git("commit", "-qm", "x")
+    commit, dirty = git_state(tmp_path)
+    assert len(commit) == 40 and not dirty
+    (tmp_path / "reports" / "report.md").write_text("b")  # what make bench does to the committed report
+    assert git_state(tmp_path) == (commit, False)
+    (tmp_path / "benchmark" / "train.py").write_text("b")
+    assert git_state(tmp_path) == (commit, True)
+    assert git_state(tmp_path / "benchmark") == (None, False)  # not the top of a checkout: no claim
