@@ -195,7 +195,8 @@ How to read it:
   Python costs weigh most. The loop makes the trainer's steps (real and fake through D as one batch,
   D's weights frozen in G's step), so the ratio is the harness's cost alone.
 - regularizer cost: the paper's Figure 10 as ratios to `none`, on the standard CNN at the paper's width
-  (32x32, random images), timed over a few updates per repetition.
+  (32x32, random images), timed over a few updates per repetition: on a CPU at ~4 s per update the
+  rows carry a few percent of noise (see their ranges), so read 0.96x as "no slower than none".
 - ceiling: the two vCPUs of a small VM slow each other down; the best sweep ratio 2 workers can reach
   there is (2 copies at once) / (2 x alone), which bounds the sweep row.
 """
