@@ -28,3 +28,17 @@ def test_gpu_check_says_why_it_stops_without_a_gpu():
     run = subprocess.run(["bash", "scripts/gpu_check.sh", "/dev/null"], cwd=ROOT, capture_output=True, text=True,
                          timeout=300)
     assert run.returncode != 0 and "no CUDA GPU visible to torch" in run.stderr
+
+
+def test_make_perf_writes_its_table_with_the_machine(tmp_path):
+    out = tmp_path / "perf.md"
+    run = subprocess.run([sys.executable, "scripts/perf.py", "--only", "overhead", "cache", "--reps", "1",
+                          "--updates", "2", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    text = out.read_text()
+    assert text.startswith("# regbench performance") and "Machine: " in text
+    for name in ("none", "spectral_norm", "wgan_gp"):
+        assert f"| harness overhead, {name} " in text and "bare loop: " in text, name
+    assert "| reference statistics" in text and "saves " in text
+    assert "| regularizer cost" not in text  # --only keeps to the rows asked for
