@@ -107,21 +107,27 @@ def spread(xs: list[float], digits: int = 2) -> str:
     return f"{statistics.median(xs):.{digits}f} s ({min(xs):.{digits}f}-{max(xs):.{digits}f})"
 
 
-def overhead_rows(reps: int, steps: int, device: str = "cpu") -> list[tuple[str, str, str, str]]:
+Row = tuple[str, str, str, str]  # what | ours | alternative | result
+DEFAULT = (DEFAULT_MODEL, "default suite's model")
+PAPER = (PAPER_MODEL, "standard CNN 32x32, paper width")
+
+
+def overhead_rows(reps: int, steps: int, *, model: tuple[dict, str] = DEFAULT, device: str = "cpu") -> list[Row]:
+    """The trainer against the bare loop: what the harness itself costs."""
     rows = []
     for name in ("none", "spectral_norm", "wgan_gp"):
-        spec = spec_for(name, DEFAULT_MODEL, steps=steps, device=device)
+        spec = spec_for(name, model[0], steps=steps, device=device)
         real = real_images(spec)
         t = alternate({"ours": lambda: ours(spec, real), "bare": lambda: bare(spec, real, kind=name)}, reps)
         ratio = statistics.median(t["ours"]) / statistics.median(t["bare"])
-        rows.append((f"harness overhead, {name} (default suite's model, n_dis 5, s / 100 updates; {reps} x {steps} updates)",
+        rows.append((f"harness overhead, {name} ({model[1]}, n_dis 5, s / 100 updates; {reps} x {steps} updates)",
                      f"trainer: {spread(t['ours'])}", f"bare loop: {spread(t['bare'])}", f"{ratio:.3f}x (goal <= 1.03)"))
     return rows
 
 
-def cost_rows(reps: int, steps: int, device: str = "cpu") -> list[tuple[str, str, str, str]]:
-    """The paper's Figure 10 as ratios: each regularizer's time per 100 updates over none's, full width."""
-    specs = {name: spec_for(name, PAPER_MODEL, steps=steps, device=device) for name in BUILTINS}
+def cost_rows(reps: int, steps: int, *, model: tuple[dict, str] = PAPER, device: str = "cpu") -> list[Row]:
+    """The paper's Figure 10 as ratios: each regularizer's time per 100 updates over none's."""
+    specs = {name: spec_for(name, model[0], steps=steps, device=device) for name in BUILTINS}
     real = real_images(specs["none"])
     t = alternate({name: (lambda s=s: ours(s, real)) for name, s in specs.items()}, reps)
     base = statistics.median(t["none"])
@@ -129,27 +135,18 @@ def cost_rows(reps: int, steps: int, device: str = "cpu") -> list[tuple[str, str
     for name in BUILTINS:
         ratio = statistics.median(t[name]) / base
         goal = " (goal <= 1.10)" if name == "spectral_norm" else ""
-        rows.append((f"regularizer cost, {name} (standard CNN 32x32, paper width, n_dis 5; {reps} x {steps} updates)",
-                     f"{spread(t[name])}",
-                     f"none: {spread(t['none'])}", f"{ratio:.2f}x none{goal}"))
+        rows.append((f"regularizer cost, {name} ({model[1]}, n_dis 5; {reps} x {steps} updates)",
+                     f"{spread(t[name])}", f"none: {spread(t['none'])}", f"{ratio:.2f}x none{goal}"))
     return rows
 
 
-def sn_rows(reps: int, steps: int, full_width_steps: int, device: str = "cpu") -> list[tuple[str, str, str, str]]:
-    """Ours vs torch's in the same bare loop: on the default suite's model, where SN's per-layer ops are
-    ~20% of a step and a difference shows, and at the paper's width, where on a CPU the convolutions
-    drown it."""
-    rows = []
-    for model, n, what in ((DEFAULT_MODEL, steps, "default suite's model"), (PAPER_MODEL, full_width_steps,
-                                                                              "32x32, paper width")):
-        spec = spec_for("spectral_norm", model, steps=n, device=device)
-        real = real_images(spec)
-        t = alternate({"ours": lambda: bare(spec, real, kind="spectral_norm"),
-                       "torch": lambda: bare(spec, real, kind="torch_spectral_norm")}, reps)
-        ratio = statistics.median(t["ours"]) / statistics.median(t["torch"])
-        rows.append((f"spectral norm: ours vs torch.nn.utils.parametrizations.spectral_norm ({what}, n_dis 5; "
-                     f"{reps} x {n} updates)",
-                     f"ours: {spread(t['ours'])}", f"torch: {spread(t['torch'])}",
-                     f"{ratio:.3f}x torch's time (goal <= 1.0)"))
-    return rows
-
+def sn_row(reps: int, steps: int, *, model: tuple[dict, str], device: str = "cpu") -> Row:
+    """Our spectral norm against torch's in the same bare loop."""
+    spec = spec_for("spectral_norm", model[0], steps=steps, device=device)
+    real = real_images(spec)
+    t = alternate({"ours": lambda: bare(spec, real, kind="spectral_norm"),
+                   "torch": lambda: bare(spec, real, kind="torch_spectral_norm")}, reps)
+    ratio = statistics.median(t["ours"]) / statistics.median(t["torch"])
+    return (f"spectral norm: ours vs torch.nn.utils.parametrizations.spectral_norm ({model[1]}, n_dis 5; "
+            f"{reps} x {steps} updates)",
+            f"ours: {spread(t['ours'])}", f"torch: {spread(t['torch'])}", f"{ratio:.3f}x torch's time (goal <= 1.0)")

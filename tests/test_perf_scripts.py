@@ -1,4 +1,5 @@
 """The benchmark scripts run end to end (at a tiny size, on the CPU), so a GPU session finds them working."""
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,10 +14,12 @@ def test_gpu_speed_table_smoke_on_cpu(tmp_path):
                          text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     text = out.read_text()
-    for name in ("none", "spectral_norm", "wgan_gp", "orthonormal", "trainer vs bare loop, wgan_gp",
-                 "our spectral norm vs torch's", "spectral_norm with bf16"):
+    for name in ("regularizer cost, none ", "regularizer cost, spectral_norm ", "regularizer cost, wgan_gp ",
+                 "regularizer cost, orthonormal ", "harness overhead, wgan_gp ", "spectral norm: ours vs torch",
+                 "spectral_norm with bf16"):
         assert f"| {name}" in text, name
-    assert text.count("x |") >= 8  # a ratio per row
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| what")]
+    assert len(rows) >= 14 and all(re.search(r"\| \d+\.\d+x[^|]*\|$", row) for row in rows)  # a ratio per row
 
 
 def test_gpu_check_says_why_it_stops_without_a_gpu():
