@@ -149,7 +149,6 @@ class ClusterOptions:
 def _remote_run(spec: RunSpec, results_dir: str, inception_weights: str | None, threads: int) -> dict:
     """One run inside a Ray worker or Slurm job: paths in, a plain dict out. Ray and Slurm set
     CUDA_VISIBLE_DEVICES, so a run asking for a GPU sees it as device 0, which spec.device 'auto' picks."""
-    global _WORKER_RESOURCES
     if _WORKER_RESOURCES is None:  # Ray reuses worker processes: load data and scorers once per worker
         _init_worker(threads, inception_weights)
     record, samples = _execute_in_worker(spec, Path(results_dir))
@@ -158,7 +157,6 @@ def _remote_run(spec: RunSpec, results_dir: str, inception_weights: str | None, 
 
 def _ray_warm(spec: RunSpec, inception_weights: str | None, threads: int) -> int:
     """Load torch, the data and the scorer in a Ray worker before any run is timed there."""
-    global _WORKER_RESOURCES
     if _WORKER_RESOURCES is None:
         _init_worker(threads, inception_weights)
     _WORKER_RESOURCES.images(spec), _WORKER_RESOURCES.scorer(spec)
