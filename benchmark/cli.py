@@ -40,7 +40,18 @@ def cmd_plan(args) -> int:
         print(("\n" if i else "") + pd.DataFrame(rows).to_string(index=False))
         print(f"\n{len(rows)} runs in suite {suite.name!r} ({suite.dataset}, {suite.image_size}px, "
               f"{suite.architecture} width {suite.width})")
+        print(protocol_summary(suite))
     return 0
+
+
+def protocol_summary(suite) -> str:
+    """The protocol choices a suite makes (docs/protocol.md), in two lines under the plan."""
+    ev = suite.evaluation
+    g_batch = suite.g_batch_size or suite.batch_size
+    return (f"training: init {suite.init}, z ~ {suite.latent}, D passes {suite.d_passes}, lr decay {suite.lr_decay}, "
+            f"batch {suite.batch_size} (G {g_batch})\n"
+            f"scoring: IS {ev.is_samples:,} generated in {ev.is_splits} splits; FID {ev.fid_real:,} real "
+            f"({ev.fid_real_split}) vs {ev.fid_fake:,} generated")
 
 
 def cmd_run(args) -> int:
@@ -79,14 +90,22 @@ def cmd_run(args) -> int:
 def cmd_score(args) -> int:
     import json
 
-    from .data import DATASETS
+    from .data import DATASETS, split_size
     from .image_input import BadImages, read_image_set
     from .metrics import Scorer
-    from .suite import Evaluation
+    from .suite import FID_REAL, Evaluation
     from .train import resolve_device
 
     if args.dataset not in DATASETS:
         raise UserError(f"unknown dataset {args.dataset!r}; registered: {', '.join(DATASETS.names())}")
+    try:
+        size = split_size(args.dataset, args.split, args.data_root)
+    except ValueError as exc:
+        raise UserError(f"--split: {exc}") from None
+    fid_real = args.fid_real or (min(FID_REAL, size) if size else FID_REAL)
+    if size is not None and fid_real > size:
+        raise UserError(f"--fid-real {fid_real} is more than the {size:,} images of {args.dataset}'s {args.split!r} "
+                        f"split; use at most {size}")
     try:
         images = read_image_set(args.images)
     except BadImages as exc:
@@ -95,7 +114,7 @@ def cmd_score(args) -> int:
     if n < args.is_splits:
         raise UserError(f"{args.images}: {n} images are fewer than --is-splits {args.is_splits}")
     evaluation = Evaluation(is_samples=n, is_splits=args.is_splits, fid_real_split=args.split,
-                            fid_real=args.fid_real, fid_fake=n)
+                            fid_real=fid_real, fid_fake=n)
     scorer = Scorer(dataset=args.dataset, image_size=images.shape[-1], evaluation=evaluation,
                     data_root=args.data_root, device=resolve_device("auto"), weights_path=args.inception_weights)
     scores = scorer.score(images)
@@ -260,8 +279,9 @@ def parser() -> argparse.ArgumentParser:
     score.add_argument("--dataset", required=True)
     score.add_argument("--split", default="train", help="the real split to compare against (default: train)")
     score.add_argument("--data-root", help="folder holding the dataset's files")
-    score.add_argument("--fid-real", type=int, default=10000, help="real images for the reference (default 10000)")
-    score.add_argument("--is-splits", type=int, default=10)
+    score.add_argument("--fid-real", type=_positive,
+                       help="real images for the reference (default: 10000, or the whole split if smaller)")
+    score.add_argument("--is-splits", type=_positive, default=10)
     score.add_argument("--inception-weights", help=f"local copy of {INCEPTION_FILE} (or ${INCEPTION_ENV})")
     score.add_argument("--json", action="store_true", help="print the scores and protocol as JSON")
     score.set_defaults(fn=cmd_score)

@@ -81,13 +81,18 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
     return bunch.images, bunch.target
 
 
+def _digits_counts(n: int) -> dict[str, int]:
+    n_test = int(n * DIGITS_TEST_FRACTION)
+    return {"train": n - n_test, "test": n_test, "all": n}
+
+
 def digits_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """(images uint8 (N,1,8,8), labels) of a fixed, seeded train/test split."""
     digits, target = _digits()
     images = torch.from_numpy(np.round(digits * (255.0 / 16.0)).astype(np.uint8)).unsqueeze(1)
     labels = torch.from_numpy(target.astype(np.int64))
     order = torch.from_numpy(np.random.RandomState(0).permutation(len(images)))
-    n_test = int(len(images) * DIGITS_TEST_FRACTION)
+    n_test = _digits_counts(len(images))["test"]
     splits = {"test": order[:n_test], "train": order[n_test:], "all": order}
     if split not in splits:
         raise ValueError(f"digits has splits {', '.join(splits)}, not {split!r}")
@@ -101,6 +106,11 @@ def digits(*, split: str, root: str | None, download: bool) -> torch.Tensor:
 
 
 # -- torchvision datasets -------------------------------------------------------------------------
+# the published sizes, known without the files: validation checks sample counts against them before a run
+TORCHVISION_SPLITS = {"cifar10": {"train": 50000, "test": 10000},
+                      "stl10": {"unlabeled": 100000, "train": 5000, "test": 8000, "train+unlabeled": 105000}}
+
+
 def _torchvision(name: str, make, *, root: str | None, download: bool, hint: str):
     root = str(Path(root or "data").expanduser())
     try:
@@ -124,8 +134,7 @@ def _torchvision(name: str, make, *, root: str | None, download: bool, hint: str
 def cifar10(*, split: str, root: str | None, download: bool) -> torch.Tensor:
     from torchvision.datasets import CIFAR10
 
-    if split not in ("train", "test"):
-        raise ValueError(f"cifar10 has splits train, test, not {split!r}")
+    split_size("cifar10", split, root)  # an unknown split: ValueError naming the known ones
     ds = _torchvision("cifar10", lambda r, d: CIFAR10(r, train=split == "train", download=d),
                       root=root, download=download, hint="cifar-10-batches-py/")
     return torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
@@ -135,12 +144,36 @@ def cifar10(*, split: str, root: str | None, download: bool) -> torch.Tensor:
 def stl10(*, split: str, root: str | None, download: bool) -> torch.Tensor:
     from torchvision.datasets import STL10
 
-    splits = ("unlabeled", "train", "test", "train+unlabeled")
-    if split not in splits:
-        raise ValueError(f"stl10 has splits {', '.join(splits)}, not {split!r}")
+    split_size("stl10", split, root)
     ds = _torchvision("stl10", lambda r, d: STL10(r, split=split, download=d),
                       root=root, download=download, hint="stl10_binary/")
     return torch.from_numpy(ds.data)  # already (N, 3, 96, 96)
+
+
+def split_sizes(name: str, root: str | None) -> dict[str, int] | None:
+    """split -> number of images, for a dataset's splits; None where that cannot be known before loading (a
+    folder that is not there yet). A folder is one split under any name, so it is given as {"*": n}."""
+    if name in TORCHVISION_SPLITS:
+        return TORCHVISION_SPLITS[name]
+    if name == "digits":
+        return _digits_counts(len(_digits()[0]))
+    if name == "folder":
+        if root is None or not Path(root).is_dir():
+            return None
+        return {"*": sum(1 for p in Path(root).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)}
+    return None
+
+
+def split_size(name: str, split: str, root: str | None) -> int | None:
+    """Images in one split (None: not knowable before loading); an unknown split is a ValueError naming them."""
+    sizes = split_sizes(name, root)
+    if sizes is None:
+        return None
+    if "*" in sizes:
+        return sizes["*"]
+    if split not in sizes:
+        raise ValueError(f"{name} has splits {', '.join(sizes)}, not {split!r}")
+    return sizes[split]
 
 
 @DATASETS.register("folder")

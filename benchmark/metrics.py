@@ -185,19 +185,32 @@ class Scorer:
         return self.score_features(self.features(images), kid=kid)
 
     def real_data(self) -> dict | None:
-        """The held-out real split scored like a generator's samples: the floor every run is read against."""
-        split = HELD_OUT.get(self.evaluation.fid_real_split)
-        if split is None:
+        """Real images scored like a generator's samples: the floor every run is read against. FID: fid_fake
+        images of the split held out from the reference; IS: is_samples images of ``real_is_split`` (else of
+        that held-out split). Each count is capped at its split's size and recorded as used."""
+        held_out = HELD_OUT.get(self.evaluation.fid_real_split)
+        if held_out is None:
             return None
         ev = self.evaluation
+        is_split = ev.real_is_split or held_out
         try:
-            images = self.real_images(split, max(ev.is_samples, ev.fid_fake))
+            if is_split == held_out:  # one set of images: IS on its first is_samples, FID on its first fid_fake
+                images = self.real_images(held_out, max(ev.is_samples, ev.fid_fake))
+                scores, n_is, n_fid = self.score(images), min(len(images), ev.is_samples), min(len(images), ev.fid_fake)
+            else:
+                fid_images, is_images = self.real_images(held_out, ev.fid_fake), self.real_images(is_split, ev.is_samples)
+                isc = self.score(is_images, kid=False)
+                scores = {**self.score(fid_images), **{k: isc[k] for k in ("inception_score_mean", "inception_score_std")}}
+                n_is, n_fid = len(is_images), len(fid_images)
         except ValueError:  # a dataset without that split
             return None
-        return {"split": split, "samples": len(images), **self.score(images)}
+        return {"split": held_out, "samples": n_fid, "is_split": is_split, "is_samples": n_is, **scores}
 
     def protocol(self) -> dict:
-        return {**asdict(self.evaluation), "dataset": self.dataset, "image_size": self.image_size,
+        """The scoring protocol as used: fid_real is the number of real images in the reference (a split
+        smaller than the suite asked for is recorded as what it gave)."""
+        return {**asdict(self.evaluation), "fid_real": len(self.reference["features"]),
+                "dataset": self.dataset, "image_size": self.image_size,
                 "feature_extractor": self.extractor_name, "feature_extractor_weights_sha256": self.weights_hash,
                 "feature_extractor_info": self.extractor_info, "is_layer": self.is_layer, "fid_layer": self.fid_layer,
                 "kid_subsets": self.evaluation.kid_subsets, "torch_fidelity": torch_fidelity.__version__}

@@ -80,6 +80,8 @@ def base_record(spec: RunSpec) -> dict:
             "regularizer": spec.label, "regularizer_name": spec.regularizer, "params": dict(spec.params),
             "loss": spec.loss, "setting": spec.setting, "lr": spec.lr, "beta1": spec.beta1, "beta2": spec.beta2,
             "n_dis": spec.n_dis, "seed": spec.seed, "steps": spec.steps, "batch_size": spec.batch_size,
+            "g_batch_size": spec.g_batch_size, "init": spec.init, "latent": spec.latent, "d_passes": spec.d_passes,
+            "lr_decay": spec.lr_decay,
             "dataset": spec.dataset, "image_size": spec.image_size, "architecture": spec.architecture,
             "width": spec.width, "compile": spec.compile, "bf16": spec.bf16, "channels_last": spec.channels_last,
             "status": "failed", "error": None, "steps_done": 0,
@@ -93,7 +95,7 @@ def history_evaluator(spec: RunSpec, scorer: Scorer):
     n = spec.evaluation.history_samples
 
     def evaluate(generator) -> dict:
-        images = to_uint8(generate(generator, n, z_dim=spec.z_dim, seed=spec.seed))
+        images = to_uint8(generate(generator, n, z_dim=spec.z_dim, seed=spec.seed, latent=spec.latent))
         return {"samples": n, **scorer.score(images, kid=False)}
 
     return evaluate
@@ -120,12 +122,13 @@ def execute(spec: RunSpec, *, real: torch.Tensor, scorer: Scorer, progress: bool
         outcome = train(spec, real, progress=progress, evaluate=history_evaluator(spec, scorer),
                         checkpoint=checkpoint)
         record.update(status=outcome.status, error=outcome.error, steps_done=outcome.steps_done,
+                      d_passes=outcome.d_passes,
                       sec_per_100_updates=outcome.sec_per_100_updates, history=outcome.history,
                       resumed_from_step=outcome.resumed_from)
         if outcome.status == "ok":
             ev = spec.evaluation
             n = max(ev.is_samples, ev.fid_fake, ev.sample_grid)
-            images = to_uint8(generate(outcome.generator, n, z_dim=spec.z_dim, seed=spec.seed))
+            images = to_uint8(generate(outcome.generator, n, z_dim=spec.z_dim, seed=spec.seed, latent=spec.latent))
             record.update(scorer.score(images))
             samples = images[: ev.sample_grid]
     except Exception as exc:  # the sweep goes on; the record keeps the reason

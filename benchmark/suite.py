@@ -17,13 +17,25 @@ from typing import Any
 import yaml
 
 from . import paper
-from .data import DATASETS
+from .data import DATASETS, split_size
+from .latent import LATENTS
 from .losses import LOSSES
-from .models import ARCHITECTURES
-
-KID_SUBSETS = 100  # torch-fidelity's default
+from .models import ARCHITECTURES, INITS
 from .registry import UnknownName
 from .regularizers import REGULARIZERS, BadHyperparameter, PluginError, load_plugin_file
+
+
+KID_SUBSETS = 100  # torch-fidelity's default
+FID_REAL = 10000  # the paper's reference size, when a suite does not say (capped at the split's size)
+# Upper bounds of sizes: past them a run cannot allocate its model or features on any machine we know of,
+# so they are refused before anything runs instead of failing every run
+MAX_WIDTH = 16.0  # x the paper's channel counts (D's last conv: 8,192 channels)
+MAX_IMAGE_SIZE = 256
+MAX_BATCH = 8192
+MAX_Z_DIM = 8192
+MAX_SAMPLES = 200_000  # per score: 200K x 2,048 Inception features are 1.6 GB
+MAX_N_DIS = 100
+MAX_LR = 1.0
 
 
 class SuiteError(ValueError):
@@ -35,13 +47,16 @@ class Evaluation:
     is_samples: int = 5000
     is_splits: int = 10
     fid_real_split: str = "train"
-    fid_real: int = 10000  # capped at the split's size
+    fid_real: int = FID_REAL  # a suite that omits it gets min(10,000, the split's size); more is refused
     fid_fake: int = 5000
     batch_size: int = 256
     sample_grid: int = 64  # images saved per run for the report's sample grids
     history_every: int = 0  # IS/FID over training, every N updates (0: only at the end)
     history_samples: int = 1000  # generated images for each of those (IS and FID alike)
     kid_subsets: int = KID_SUBSETS  # torch-fidelity's 100; each costs three kernel matrices in numpy
+    # the split whose images give the "real data" row's IS (None: the split held out from the FID reference);
+    # the paper's 11.24 for CIFAR-10 is the IS of its 50,000 training images
+    real_is_split: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,12 @@ class Suite:
     loss: str = "standard"
     seeds: tuple[int, ...] = (0,)
     batch_size: int = 64
+    # the training protocol (docs/protocol.md): each defaults to the authors' choice for the paper's CNN
+    init: str = "paper"  # paper: the authors' weight init for the architecture; torch: PyTorch's defaults
+    latent: str = "normal"  # z ~ N(0, I) (the paper's Table 3) or U(-1, 1) (the authors' SN-DCGAN code)
+    d_passes: str = "separate"  # D on real and on fake: two forwards (the authors' updater) or one joint batch
+    lr_decay: str = "none"  # linear: lr falls linearly to 0 over the run (the authors' ResNet runs)
+    g_batch_size: int | None = None  # z per G update (None: batch_size); the authors' ResNets use 128
     log_every: int = 50
     track_sn_every: int = 1000  # record each D layer's spectral norm every N updates (and at the end)
     checkpoint_every: int = 0  # save the training state every N updates (0: never); resumed on rerun
@@ -121,6 +142,11 @@ class RunSpec:
     seed: int
     steps: int
     batch_size: int
+    g_batch_size: int
+    init: str
+    latent: str
+    d_passes: str
+    lr_decay: str
     log_every: int
     track_sn_every: int
     checkpoint_every: int
@@ -145,6 +171,7 @@ class RunSpec:
                 out.pop(key)
         if out["evaluation"]["kid_subsets"] == KID_SUBSETS:  # likewise
             out["evaluation"].pop("kid_subsets")
+        out["evaluation"].pop("real_is_split")  # it scores real data, not the run
         return out
 
     @property
@@ -158,18 +185,26 @@ class RunSpec:
 
 
 # -- validation --------------------------------------------------------------------------------
+D_PASSES = ("separate", "joint")
+LR_DECAYS = ("none", "linear")
 _SIMPLE = {  # key -> (accepted types, check, what the check wants)
     "name": (str, lambda v: bool(v.strip()), "a non-empty name"),
     "dataset": (str, lambda v: v in DATASETS, "a registered dataset"),
     "data_root": ((str, type(None)), lambda v: True, ""),
     "split": (str, lambda v: bool(v), "a split name"),
-    "image_size": (int, lambda v: v >= 8 and v % 8 == 0, "a multiple of 8 (8, 16, 32, 48)"),
+    "image_size": (int, lambda v: 8 <= v <= MAX_IMAGE_SIZE and v % 8 == 0,
+                   f"a multiple of 8 from 8 to {MAX_IMAGE_SIZE} (8, 16, 32, 48)"),
     "architecture": (str, lambda v: v in ARCHITECTURES, "a registered architecture"),
-    "width": ((float, int), lambda v: v > 0, "> 0"),
-    "z_dim": (int, lambda v: v > 0, "> 0"),
+    "width": ((float, int), lambda v: 0 < v <= MAX_WIDTH, f"> 0 and at most {MAX_WIDTH:g} (x the paper's channels)"),
+    "z_dim": (int, lambda v: 0 < v <= MAX_Z_DIM, f"from 1 to {MAX_Z_DIM}"),
     "loss": (str, lambda v: v in LOSSES, "a registered loss"),
     "steps": (int, lambda v: v > 0, "> 0"),
-    "batch_size": (int, lambda v: v > 0, "> 0"),
+    "batch_size": (int, lambda v: 0 < v <= MAX_BATCH, f"from 1 to {MAX_BATCH}"),
+    "g_batch_size": ((int, type(None)), lambda v: 0 < v <= MAX_BATCH, f"from 1 to {MAX_BATCH} (or null: batch_size)"),
+    "init": (str, lambda v: v in INITS, f"one of {', '.join(INITS)}"),
+    "latent": (str, lambda v: v in LATENTS, f"one of {', '.join(LATENTS)}"),
+    "d_passes": (str, lambda v: v in D_PASSES, f"one of {', '.join(D_PASSES)}"),
+    "lr_decay": (str, lambda v: v in LR_DECAYS, f"one of {', '.join(LR_DECAYS)}"),
     "log_every": (int, lambda v: v > 0, "> 0"),
     "track_sn_every": (int, lambda v: v > 0, "> 0"),
     "checkpoint_every": (int, lambda v: v >= 0, ">= 0 (0: no checkpoints)"),
@@ -180,6 +215,11 @@ _SIMPLE = {  # key -> (accepted types, check, what the check wants)
     "bf16": (bool, lambda v: True, ""),
     "channels_last": (bool, lambda v: True, ""),
 }
+# evaluation key -> (least, most); None: no upper bound. fid_real is also checked against its split's size
+_EVAL_BOUNDS = {"is_samples": (1, MAX_SAMPLES), "is_splits": (1, MAX_SAMPLES), "fid_real": (1, MAX_SAMPLES),
+                "fid_fake": (1, MAX_SAMPLES), "batch_size": (1, MAX_BATCH), "sample_grid": (1, 1024),
+                "history_every": (0, None), "history_samples": (1, MAX_SAMPLES), "kid_subsets": (1, 10000)}
+_EVAL_SPLITS = ("fid_real_split", "real_is_split")
 SPEED_SWITCHES = ("compile", "bf16", "channels_last")
 _REQUIRED = ("dataset", "regularizers", "settings", "steps")
 _SETTING_KEYS = {"name": str, "lr": (float, int), "beta1": (float, int), "beta2": (float, int), "n_dis": int}
@@ -215,6 +255,8 @@ class _Checker:
     def typed(self, value: Any, where: str, types) -> Any:
         if not _type_ok(value, types):
             raise self.fail(where, f"must be {_names(types)}, got {type(value).__name__} {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.fail(where, f"must be a finite number, got {value}")
         return value
 
     def int_list(self, value: Any, where: str) -> tuple[int, ...]:
@@ -242,13 +284,13 @@ class _Checker:
                                                      "or name and base)")
         for key, types in _SETTING_KEYS.items():
             self.typed(entry[key], f"{where}.{key}", types)
-        if entry["lr"] <= 0:
-            raise self.fail(f"{where}.lr", f"must be > 0, got {entry['lr']}")
+        if not 0 < entry["lr"] <= MAX_LR:
+            raise self.fail(f"{where}.lr", f"must be > 0 and at most {MAX_LR:g}, got {entry['lr']}")
         for key in ("beta1", "beta2"):
             if not 0 <= entry[key] < 1:
                 raise self.fail(f"{where}.{key}", f"must be in [0, 1), got {entry[key]}")
-        if entry["n_dis"] < 1:
-            raise self.fail(f"{where}.n_dis", f"must be >= 1, got {entry['n_dis']}")
+        if not 1 <= entry["n_dis"] <= MAX_N_DIS:
+            raise self.fail(f"{where}.n_dis", f"must be from 1 to {MAX_N_DIS}, got {entry['n_dis']}")
         return Setting(name=entry["name"], lr=float(entry["lr"]), beta1=float(entry["beta1"]),
                        beta2=float(entry["beta2"]), n_dis=entry["n_dis"])
 
@@ -296,13 +338,42 @@ class _Checker:
     def evaluation(self, value: Any) -> Evaluation:
         entry = self.mapping(value, "evaluation", [f.name for f in fields(Evaluation)])
         for key, v in entry.items():
-            if key == "fid_real_split":
-                self.typed(v, f"evaluation.{key}", str)
-            elif self.typed(v, f"evaluation.{key}", int) < (0 if key == "history_every" else 1):
-                raise self.fail(f"evaluation.{key}", f"must be >= 1, got {v}")
+            if key in _EVAL_SPLITS:
+                self.typed(v, f"evaluation.{key}", (str, type(None)) if key == "real_is_split" else str)
+                continue
+            least, most = _EVAL_BOUNDS[key]
+            if not least <= self.typed(v, f"evaluation.{key}", int) <= (most or math.inf):
+                raise self.fail(f"evaluation.{key}", f"must be >= {least}" + (f" and at most {most:,}" if most else "")
+                                + f", got {v}")
         ev = Evaluation(**entry)
         if ev.is_samples < ev.is_splits:
             raise self.fail("evaluation.is_samples", "must be at least is_splits")
+        return ev
+
+    def split(self, dataset: str, split: str | None, root: str | None, where: str) -> int | None:
+        """The number of images in ``split`` (None when it cannot be known yet); an unknown split is refused."""
+        if split is None:
+            return None
+        try:
+            return split_size(dataset, split, root)
+        except ValueError as exc:
+            raise self.fail(where, str(exc)) from None
+
+    def sample_counts(self, values: dict, given: dict) -> Evaluation:
+        """Real-image counts checked against the split they come from, so a result never records more real
+        images than were used: fid_real is refused past its split's size, and defaults to min(10,000, size)."""
+        ev = values["evaluation"]
+        dataset, root = values["dataset"], values.get("data_root")
+        self.split(dataset, values.get("split", "train"), root, "split")
+        self.split(dataset, ev.real_is_split, root, "evaluation.real_is_split")
+        size = self.split(dataset, ev.fid_real_split, root, "evaluation.fid_real_split")
+        if size is None:
+            return ev
+        if "fid_real" not in given:
+            return replace(ev, fid_real=min(FID_REAL, size))
+        if ev.fid_real > size:
+            raise self.fail("evaluation.fid_real", f"{ev.fid_real} is more than the {size:,} images of {dataset}'s "
+                                                   f"{ev.fid_real_split!r} split; use at most {size}")
         return ev
 
 
@@ -335,8 +406,8 @@ def parse_suite(raw: Any, *, path: str, default_name: str, source_sha256: str | 
             raise check.fail(key, f"{dup!r} appears twice; give variants distinct labels")
     if "seeds" in top:
         values["seeds"] = check.int_list(top["seeds"], "seeds")
-    if "evaluation" in top:
-        values["evaluation"] = check.evaluation(top["evaluation"])
+    values["evaluation"] = check.evaluation(top.get("evaluation", {}))
+    values["evaluation"] = check.sample_counts(values, top.get("evaluation", {}))
     return Suite(**values)
 
 
@@ -390,7 +461,9 @@ def expand(suite: Suite) -> list[RunSpec]:
                     z_dim=suite.z_dim, loss=loss, regularizer=reg.name, label=reg.label, params=reg.params,
                     setting=s.name, lr=s.lr, beta1=s.beta1, beta2=s.beta2, n_dis=s.n_dis, seed=seed,
                     steps=min(reg.steps or suite.steps, suite.steps_cap or math.inf),
-                    batch_size=suite.batch_size, log_every=suite.log_every,
+                    batch_size=suite.batch_size, g_batch_size=suite.g_batch_size or suite.batch_size,
+                    init=suite.init, latent=suite.latent, d_passes=suite.d_passes, lr_decay=suite.lr_decay,
+                    log_every=suite.log_every,
                     track_sn_every=suite.track_sn_every, checkpoint_every=suite.checkpoint_every,
                     device=suite.device, evaluation=suite.evaluation, overrides=suite.overrides,
                     compile=suite.compile, bf16=suite.bf16, channels_last=suite.channels_last,

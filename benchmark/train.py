@@ -21,6 +21,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .data import to_unit_range
+from .latent import sample_latent
 from .losses import create_loss
 from .models import create_models
 from .probes import named_weight_layers, spectral_norms
@@ -39,6 +40,7 @@ class TrainOutcome:
     history: dict = field(default_factory=dict)
     error: str | None = None
     resumed_from: int | None = None
+    d_passes: str = "separate"  # as run: D with batch statistics always sees real and fake apart
 
 
 def resolve_device(name: str) -> torch.device:
@@ -50,7 +52,8 @@ def resolve_device(name: str) -> torch.device:
 def build(spec: RunSpec, *, channels: int, device: torch.device) -> tuple[nn.Module, nn.Module, Regularizer]:
     reg = create_regularizer(spec.regularizer, **dict(spec.params))
     g, d = create_models(spec.architecture, size=spec.image_size, channels=channels, width=spec.width,
-                         z_dim=spec.z_dim, wrap_layer=reg.wrap_layer, normalization=reg.normalization)
+                         z_dim=spec.z_dim, wrap_layer=reg.wrap_layer, normalization=reg.normalization,
+                         init=spec.init)
     reg.initialize(d)
     return g.to(device), d.to(device), reg
 
@@ -66,6 +69,7 @@ class Steps:
 
     def __init__(self, spec: RunSpec, g: nn.Module, d: nn.Module, reg: Regularizer, device: torch.device):
         self.d, self.z_dim, self.device = d, spec.z_dim, device
+        self.latent = spec.latent
         # the forwards of the step; hooks and state_dicts see the modules themselves
         self.g = torch.compile(g) if spec.compile else g
         self.d_forward = torch.compile(d) if spec.compile else d
@@ -78,16 +82,33 @@ class Steps:
         self.opt_g = torch.optim.Adam(g.parameters(), lr=spec.lr, betas=(spec.beta1, spec.beta2), fused=True)
         self.penalty = reg.penalty if reg.uses("penalty") else None
         self.after_d_step = reg.after_d_step if reg.uses("after_d_step") else None
-        # Real and fake go through D as one batch (one forward: half the kernel launches, one power
-        # iteration per D update) unless D has batch statistics, which must see them apart.
-        self.joint = not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in d.modules())
+        # separate: D runs on the real batch, then on the fake one, as the authors' updater (two power iterations
+        # per D update under spectral norm). joint: one forward of both (half the kernel launches, one power
+        # iteration), unless D has batch statistics, which must see real and fake apart.
+        self.joint = spec.d_passes == "joint" and not any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+                                                          for m in d.modules())
         self.d_params = [p for p in d.parameters() if p.requires_grad]
+        self.lr, self.steps, self.lr_decay = spec.lr, spec.steps, spec.lr_decay
+
+    def z(self, n: int) -> torch.Tensor:
+        return sample_latent(self.latent, n, self.z_dim, device=self.device)
+
+    def set_lr(self, step: int) -> None:
+        """The learning rate of generator update ``step`` (1-based) and of the D updates before it. linear:
+        lr * (1 - (step - 1) / steps), as chainer's LinearShift in the authors' ResNet runs. Set from the step
+        each time, so a resumed run needs no scheduler state."""
+        if self.lr_decay == "none":
+            return
+        lr = self.lr * (1.0 - (step - 1) / self.steps)
+        for opt in (self.opt_d, self.opt_g):
+            for group in opt.param_groups:
+                group["lr"] = lr
 
     def d_step(self, x: torch.Tensor) -> torch.Tensor:
         """One D update on real images ``x`` (in [-1, 1]) and as many fakes; returns D's loss."""
         b, d = x.shape[0], self.d_forward
         with torch.no_grad(), self.autocast():
-            fake = self.g(torch.randn(b, self.z_dim, device=self.device)).float()
+            fake = self.g(self.z(b)).float()
         with self.autocast():
             if self.joint:
                 both = torch.cat([x, fake])
@@ -116,7 +137,7 @@ class Steps:
             p.requires_grad_(False)
         try:
             with self.autocast():
-                g_loss = self.loss.g(self.d_forward(self.g(torch.randn(b, self.z_dim, device=self.device))).float())
+                g_loss = self.loss.g(self.d_forward(self.g(self.z(b))).float())
             self.opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
         finally:
@@ -259,9 +280,10 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
                     save_checkpoint(step - 1)
                 bar.close()
                 raise KeyboardInterrupt(f"stopped after update {step - 1}")
+            steps.set_lr(step)
             for _ in range(spec.n_dis):
                 d_loss = steps.d_step(to_unit_range(real[sample(torch.randint(n, (b,), generator=data_rng))]))
-            g_loss = steps.g_step(b)
+            g_loss = steps.g_step(spec.g_batch_size)
             d_sum += d_loss.detach()
             g_sum += g_loss.detach()
             if not due(step):
@@ -289,14 +311,16 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
     g.eval(), d.eval()
     return TrainOutcome(generator=g, discriminator=d, status=status, steps_done=step,
                         sec_per_100_updates=100.0 * train_seconds / step if step else None,
-                        history=history, error=error, resumed_from=resumed_from)
+                        history=history, error=error, resumed_from=resumed_from,
+                        d_passes="joint" if steps.joint else "separate")
 
 
 @torch.no_grad()
-def generate(generator: nn.Module, n: int, *, z_dim: int, seed: int, batch_size: int = 500) -> torch.Tensor:
+def generate(generator: nn.Module, n: int, *, z_dim: int, seed: int, latent: str = "normal",
+             batch_size: int = 500) -> torch.Tensor:
     """n images from an eval-mode generator, float in [-1, 1], on the CPU."""
     device = next(generator.parameters()).device
     rng = torch.Generator(device=device).manual_seed(seed)
-    out = [generator(torch.randn(min(batch_size, n - i), z_dim, device=device, generator=rng)).cpu()
+    out = [generator(sample_latent(latent, min(batch_size, n - i), z_dim, device=device, generator=rng)).cpu()
            for i in range(0, n, batch_size)]
     return torch.cat(out)

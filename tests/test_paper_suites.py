@@ -34,6 +34,9 @@ def test_standard_cnn_suites(name, dataset, size, steps):
     ev = suite.evaluation
     assert (ev.is_samples, ev.is_splits, ev.fid_real, ev.fid_fake) == (
         protocol["is_samples"], protocol["is_splits"], protocol["fid_real"], protocol["fid_fake"])
+    assert ev.real_is_split == suite.split  # the real-data IS: the training images, as Table 2's 11.24
+    assert all((r.init, r.d_passes, r.latent) == (protocol["init"], protocol["d_passes"], protocol["latent"])
+               for r in runs)
     assert all(r.steps == protocol["generator_updates"] * (2 if "2x_updates" in r.label else 1) for r in runs)
     if dataset == "stl10":
         assert {"orthonormal_2x_updates", "spectral_norm_2x_updates", "spectral_norm_hinge_2x_updates"} <= set(labels)
@@ -49,6 +52,10 @@ def test_resnet_suites():
         assert {r.regularizer for r in runs} == {"spectral_norm", "orthonormal"}
         assert all(r.architecture == "resnet" and r.loss == "hinge" for r in runs)
         assert all(optimizer(r) == paper.paper()["resnet_setting"] for r in runs)
+        want = paper.paper()["resnet_protocol"]
+        assert all((r.lr_decay, r.g_batch_size, r.batch_size) == (want["lr_decay"], want["g_batch_size"], 64)
+                   for r in runs)
+        assert suite.evaluation.is_samples == paper.paper()["protocol"]["is_samples"]
         assert set(paper.table2(suite.dataset, "resnet")) == {r.label for r in runs}
 
 
@@ -58,6 +65,26 @@ def test_ndis_suite():
     assert sorted({r.n_dis for r in runs}) == [1, 2, 5, 10, 20]
     assert all((r.lr, r.beta1, r.beta2) == (d["lr"], d["beta1"], d["beta2"]) for r in runs)
     assert {r.regularizer for r in runs} == {"weight_norm", "spectral_norm"} and {r.steps for r in runs} == {10000}
+    assert {(r.evaluation.is_samples, r.d_passes) for r in runs} == {(50000, "separate")}
+
+
+def test_sndcgan_control_runs_table3_against_the_authors_public_sndcgan():
+    table3, authors = load_suites(SUITES / "paper-sndcgan.yaml")
+    assert (table3.architecture, table3.latent) == ("standard_cnn", "normal")
+    assert (authors.architecture, authors.latent) == ("sndcgan", "uniform")
+    for suite in (table3, authors):  # everything else equal, the authors' protocol, several seeds
+        assert {r.setting for r in expand(suite)} == {"C"} and len(suite.seeds) >= 3
+    assert {k: v for k, v in vars(table3).items() if k not in ("name", "path", "architecture", "latent")} == \
+        {k: v for k, v in vars(authors).items() if k not in ("name", "path", "architecture", "latent")}
+
+
+def test_plan_shows_the_paper_protocol(capsys):
+    from benchmark.cli import main
+
+    assert main(["plan", str(SUITES / "paper-cifar10.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "IS 50,000 generated in 10 splits" in out and "FID 10,000 real (train) vs 5,000 generated" in out
+    assert "init paper" in out and "D passes separate" in out
 
 
 def test_every_suite_in_the_repo_loads():

@@ -42,8 +42,8 @@ def check_spectral_norm(spec, outcome):
 
 def check_weight_clipping(spec, outcome):
     c = dict(spec.params)["c"]
-    for p in outcome.discriminator.parameters():
-        assert p.abs().max().item() <= c + 1e-7
+    for layer in weight_layers(outcome.discriminator):
+        assert layer.weight.abs().max().item() <= c + 1e-7
 
 
 def check_weight_norm(spec, outcome):
@@ -65,7 +65,10 @@ def _check_norm_layers(kind):
     def check(spec, outcome):
         found = [m for m in outcome.discriminator.modules() if isinstance(m, kind)]
         assert len(found) == 6  # after each of D's seven convs but the input one
-        assert all(not m.affine for m in found)  # the paper's: no learned scale
+        # the paper's: no learned scale; the authors' code: a learned shift, one parameter per channel
+        assert all(dict(m.named_parameters()).keys() == {"bias"} and torch.equal(m.weight, torch.ones_like(m.bias))
+                   for m in found)
+        assert all(m.bias.shape == (m.num_features if kind is nn.BatchNorm2d else m.num_channels,) for m in found)
         # G is untouched: its layers (its own BN included) are exactly the unregularized G's
         baseline = trained("none")[1].generator
         assert [type(m) for m in outcome.generator.modules()] == [type(m) for m in baseline.modules()]

@@ -29,8 +29,11 @@ def test_spectral_norm_tracking(real):
     hist = sn.history
     assert hist["sn_step"] == [0, 50, 100]
     assert len(hist["sn_layers"]) == 8 and all(len(row) == 8 for row in hist["sn"])
-    # one power iteration per update tracks the moving weights closely, not exactly (as in the paper)
-    assert all(v == pytest.approx(1.0, abs=0.1) for v in hist["sn"][-1])
+    # one power iteration per forward tracks the moving weights closely, not exactly (as in the paper): the
+    # estimate u^T W v never exceeds sigma, so a normalized layer's norm is >= 1, and after 100 updates most
+    # layers are within 3% (with N(0, 0.02) init a layer whose top singular values are close lags behind)
+    final = sorted(hist["sn"][-1])
+    assert final[0] >= 1 - 1e-4 and final[-1] < 1.25 and final[len(final) // 2] == pytest.approx(1.0, abs=0.03)
     assert max(hist["sn"][0]) > 1.2  # at step 0 u, v are random: far from converged
 
     plain = train(spec_for("none"), real, progress=False)

@@ -7,6 +7,7 @@ models know nothing of regularization.
 from importlib import import_module
 
 from ..registry import Registry
+from .init import INITS
 
 ARCHITECTURES = Registry("architecture")
 
@@ -18,4 +19,4 @@ def create_models(name: str, **kwargs):
     return ARCHITECTURES.get(name)(**kwargs)
 
 
-__all__ = ["ARCHITECTURES", "create_models"]
+__all__ = ["ARCHITECTURES", "INITS", "create_models"]

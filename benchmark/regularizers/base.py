@@ -20,6 +20,7 @@ and nothing else.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import torch
@@ -56,6 +57,8 @@ class Regularizer:
                     f"{cls.name}.{key} must be {type(default).__name__}, got {type(value).__name__} {value!r}"
                 )
             out[key] = type(default)(value)
+            if isinstance(out[key], float) and not math.isfinite(out[key]):
+                raise BadHyperparameter(f"{cls.name}.{key} must be a finite number, got {value}")
         return out
 
     def __getattr__(self, key: str) -> Any:
@@ -83,6 +86,16 @@ class Regularizer:
 
     def after_d_step(self, discriminator: nn.Module) -> None:
         return None
+
+
+def shift_only(norm: nn.Module) -> nn.Module:
+    """A normalization layer built with ``affine=True`` with its learned scale removed: only the shift (one
+    parameter per channel) is learned. The scale stays, as a buffer of ones: torch's norms would take
+    weight=None, but group norm's backward then fails under bf16 autocast (a float32 shift, bf16 input)."""
+    ones = torch.ones_like(norm.weight.detach())
+    del norm.weight
+    norm.register_buffer("weight", ones)
+    return norm
 
 
 def weight_layers(module: nn.Module) -> list[nn.Module]:

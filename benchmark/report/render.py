@@ -245,6 +245,11 @@ def _reproducibility(suites: list[SuiteResults], command: str) -> list[Block]:
             for i, sp, ff, fr, split in zip(df["protocol.is_samples"], df["protocol.is_splits"],
                                              df["protocol.fid_fake"], df["protocol.fid_real"],
                                              df["protocol.fid_real_split"]) if pd.notna(i)))
+        # the training protocol (docs/protocol.md); results from before these fields existed show "-"
+        training = ", ".join(dict.fromkeys(
+            f"init {i}, z ~ {z}, D passes {dp}, lr decay {lr}, G batch {int(gb)}"
+            for i, z, dp, lr, gb in zip(*(df.get(k, pd.Series(dtype=object)) for k in (
+                "init", "latent", "d_passes", "lr_decay", "g_batch_size"))) if isinstance(i, str))) or "-"
         finished = sorted(df["finished"].dropna()) if "finished" in df else []
         rows.append({
             "suite": s.name, "runs": len(df),
@@ -259,6 +264,7 @@ def _reproducibility(suites: list[SuiteResults], command: str) -> list[Block]:
                                                             df.get("protocol.feature_extractor_weights_sha256", []))
                 if isinstance(e, str))) or vals("feature_extractor"),
             "scoring protocol": protocol,
+            "training protocol": training,
             "runs finished": f"{finished[0][:10]} to {finished[-1][:10]}" if finished else "-",
         })
     table = pd.DataFrame(rows).set_index("suite").T.reset_index().rename(columns={"index": "what"})

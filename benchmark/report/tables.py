@@ -38,7 +38,11 @@ def runs_table(df: pd.DataFrame, extractor: str) -> pd.DataFrame:
 def real_data_row(real: dict, extractor: str) -> dict:
     r = real["real_data"]
     is_text = f"{_fmt(r['inception_score_mean'])} ± {_fmt(r['inception_score_std'])}"
-    return {"regularizer": f"real data (held-out {r['split']}, n={r['samples']})", "FID rank": "-", "runs": "-",
+    # the IS may come from another split than the FID (the paper's CIFAR-10 IS is of its training images)
+    is_from = r.get("is_split", r["split"])
+    where = (f"held-out {r['split']}, n={r['samples']}" if is_from == r["split"] and r.get("is_samples") in
+             (None, r["samples"]) else f"FID: held-out {r['split']}, n={r['samples']}; IS: {is_from}, n={r['is_samples']}")
+    return {"regularizer": f"real data ({where})", "FID rank": "-", "runs": "-",
             "ok": "-", f"best IS ({extractor})": is_text,
             "IS setting": "-", f"best FID ({extractor})": _fmt(r["fid"]), "FID setting": "-"}
 
