@@ -245,11 +245,16 @@ def _reproducibility(suites: list[SuiteResults], command: str) -> list[Block]:
             for i, sp, ff, fr, split in zip(df["protocol.is_samples"], df["protocol.is_splits"],
                                              df["protocol.fid_fake"], df["protocol.fid_real"],
                                              df["protocol.fid_real_split"]) if pd.notna(i)))
-        # the training protocol (docs/protocol.md); results from before these fields existed show "-"
-        training = ", ".join(dict.fromkeys(
-            f"init {i}, z ~ {z}, D passes {dp}, lr decay {lr}, G batch {int(gb)}"
-            for i, z, dp, lr, gb in zip(*(df.get(k, pd.Series(dtype=object)) for k in (
-                "init", "latent", "d_passes", "lr_decay", "g_batch_size"))) if isinstance(i, str))) or "-"
+        # the training protocol (docs/protocol.md), as run: where runs differ (batch norm always runs D on real
+        # and fake separately) each variant names its regularizers; results older than these fields show "-"
+        variants: dict[str, list[str]] = {}
+        for reg, *fields in zip(df["regularizer"], *(df.get(k, pd.Series(dtype=object)) for k in (
+                "init", "latent", "d_passes", "lr_decay", "g_batch_size"))):
+            if isinstance(fields[0], str):
+                text = "init {}, z ~ {}, D passes {}, lr decay {}, G batch {:g}".format(*fields)
+                variants.setdefault(text, []).append(str(reg))
+        training = "; ".join(text + (f" ({', '.join(dict.fromkeys(regs))})" if len(variants) > 1 else "")
+                             for text, regs in variants.items()) or "-"
         finished = sorted(df["finished"].dropna()) if "finished" in df else []
         rows.append({
             "suite": s.name, "runs": len(df),
