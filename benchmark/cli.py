@@ -175,12 +175,14 @@ def cmd_list(args) -> int:
 def _plugin_params(pairs: list[str]) -> dict:
     import yaml
 
+    from .suite import YamlLoader
+
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UserError(f"--param {pair!r}: expected NAME=VALUE")
-        out[key] = yaml.safe_load(value)  # 0.5 -> float, 3 -> int, true -> bool, as in a suite
+        out[key] = yaml.load(value, Loader=YamlLoader)  # 0.5, 1e-4 -> float, 3 -> int, true -> bool, as in a suite
     return out
 
 

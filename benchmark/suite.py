@@ -8,8 +8,9 @@ names the file and the field.
 from __future__ import annotations
 
 import hashlib
-import math
 import json
+import math
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,21 @@ MAX_LR = 1.0
 
 class SuiteError(ValueError):
     """A suite that cannot run; the message names the file and the field."""
+
+
+class YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2's floats: YAML 1.1 reads ``1e-4`` and ``1.0e9`` (no dot, or no sign
+    in the exponent) as strings, so ``lr: 1e-4`` would be refused as text."""
+
+
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                  |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                  |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                  |[-+]?\.(?:inf|Inf|INF)
+                  |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
 
 
 @dataclass(frozen=True)
@@ -422,7 +438,7 @@ def load_suites(path: str | Path) -> list[Suite]:
     except OSError as exc:
         raise SuiteError(f"{path}: cannot read suite ({exc.strerror})") from None
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in yaml.load_all(text, Loader=YamlLoader) if d is not None]
     except yaml.YAMLError as exc:
         raise SuiteError(f"{path}: not valid YAML: {exc}") from None
     if not docs:

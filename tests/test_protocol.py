@@ -262,3 +262,14 @@ def test_images_round_trip_through_the_unit_range_and_round_to_nearest():
     assert torch.equal(to_uint8(to_unit_range(every.clone())), every)  # real data: x / 127.5 - 1 and back
     # a sample between two levels goes to the nearer one (the authors' astype(uint8) would truncate 10.7 to 10)
     assert to_uint8(torch.tensor([10.7 / 127.5 - 1, 10.3 / 127.5 - 1])).tolist() == [11, 10]
+
+
+def test_yaml_floats_without_a_dot_or_exponent_sign_are_numbers(tmp_path, capsys):
+    # PyYAML alone reads 1e-4 and 1.0e9 as strings; a suite means numbers
+    path = tmp_path / "s.yaml"
+    path.write_text("dataset: digits\nregularizers: [none]\nsteps: 1\n"
+                    "settings: [{name: x, lr: 1e-4, beta1: 0.5, beta2: 0.9, n_dis: 1}]\n")
+    assert main(["plan", str(path)]) == 0 and "0.0001" in capsys.readouterr().out
+    path.write_text(path.read_text() + "width: 1.0e9\n")
+    assert main(["plan", str(path)]) == 2
+    assert f"{path}: width: must be > 0 and at most 16" in capsys.readouterr().err
