@@ -82,6 +82,7 @@ class Setting:
     beta1: float
     beta2: float
     n_dis: int
+    steps: int | None = None  # overrides the suite's steps: low learning rates need more updates than high ones
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,7 @@ class _Checker:
             if item not in named:
                 raise self.fail(where, f"unknown setting {item!r}; named settings: {', '.join(named)}")
             return Setting(name=item, **named[item])
-        entry = self.mapping(item, where, [*_SETTING_KEYS, "base"])
+        entry = self.mapping(item, where, [*_SETTING_KEYS, "base", "steps"])
         if "base" in entry:  # a named setting with some values changed, e.g. {name: D-n1, base: D, n_dis: 1}
             base = self.typed(entry.pop("base"), f"{where}.base", str)
             if base not in named:
@@ -307,8 +308,11 @@ class _Checker:
                 raise self.fail(f"{where}.{key}", f"must be in [0, 1), got {entry[key]}")
         if not 1 <= entry["n_dis"] <= MAX_N_DIS:
             raise self.fail(f"{where}.n_dis", f"must be from 1 to {MAX_N_DIS}, got {entry['n_dis']}")
+        steps = entry.get("steps")
+        if steps is not None and self.typed(steps, f"{where}.steps", int) < 1:
+            raise self.fail(f"{where}.steps", f"must be > 0, got {steps}")
         return Setting(name=entry["name"], lr=float(entry["lr"]), beta1=float(entry["beta1"]),
-                       beta2=float(entry["beta2"]), n_dis=entry["n_dis"])
+                       beta2=float(entry["beta2"]), n_dis=entry["n_dis"], steps=steps)
 
     def plugins(self, value: Any, base_dir: Path) -> tuple[str, ...]:
         """Plugin files, relative to the suite file; each is imported here, so a broken one stops the
@@ -465,7 +469,8 @@ def load_suite(path: str | Path) -> Suite:
 
 
 def expand(suite: Suite) -> list[RunSpec]:
-    """The cross product regularizers x settings x seeds, in that order."""
+    """The cross product regularizers x settings x seeds, in that order. A run's steps: its regularizer
+    entry's, else its setting's, else the suite's (capped by --max-steps)."""
     runs = []
     for reg in suite.regularizers:
         loss = reg.loss or REGULARIZERS.get(reg.name).loss or suite.loss
@@ -476,7 +481,7 @@ def expand(suite: Suite) -> list[RunSpec]:
                     image_size=suite.image_size, architecture=suite.architecture, width=suite.width,
                     z_dim=suite.z_dim, loss=loss, regularizer=reg.name, label=reg.label, params=reg.params,
                     setting=s.name, lr=s.lr, beta1=s.beta1, beta2=s.beta2, n_dis=s.n_dis, seed=seed,
-                    steps=min(reg.steps or suite.steps, suite.steps_cap or math.inf),
+                    steps=min(reg.steps or s.steps or suite.steps, suite.steps_cap or math.inf),
                     batch_size=suite.batch_size, g_batch_size=suite.g_batch_size or suite.batch_size,
                     init=suite.init, latent=suite.latent, d_passes=suite.d_passes, lr_decay=suite.lr_decay,
                     log_every=suite.log_every,

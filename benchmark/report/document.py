@@ -31,6 +31,7 @@ class Bullets:
 class Table:
     frame: pd.DataFrame
     name: str  # files tables/<name>.csv, .md and .tex
+    shown: bool = True  # False: only the files (a table too long to read in the page; a figure shows it)
 
 
 @dataclass
@@ -70,7 +71,7 @@ def to_markdown(blocks: list[Block], out_dir: Path, *, title: str) -> str:
             lines += [block.text, ""]
         elif isinstance(block, Bullets):
             lines += [f"- {item}" for item in block.items] + [""]
-        elif isinstance(block, Table):
+        elif isinstance(block, Table) and block.shown:
             lines += [markdown_table(block.frame), ""]
         elif isinstance(block, Figure):
             lines += [f"![{block.alt}]({block.path.relative_to(out_dir).as_posix()})", ""]
@@ -117,7 +118,7 @@ def to_html(blocks: list[Block], out_dir: Path, *, title: str) -> str:
             body.append(f"<p>{inline_html(block.text)}</p>")
         elif isinstance(block, Bullets):
             body.append("<ul>" + "".join(f"<li>{inline_html(i)}</li>" for i in block.items) + "</ul>")
-        elif isinstance(block, Table):
+        elif isinstance(block, Table) and block.shown:
             table = block.frame.to_html(index=False, border=0, na_rep="-", escape=True)
             links = " · ".join(f'<a href="tables/{block.name}.{ext}">{ext}</a>' for ext in ("csv", "md", "tex"))
             body.append(f'<div class="scroll">{table}</div><div class="downloads">{links}</div>')

@@ -12,6 +12,7 @@ from matplotlib import ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .stats import mean_ci  # noqa: E402
 from .tables import pivot  # noqa: E402
 
 
@@ -32,8 +33,20 @@ def _status_marks(ax, df: pd.DataFrame, regs: list[str], settings: list[str], wi
                         color="0.3")
 
 
+def _ci_errors(df: pd.DataFrame, value: str, reg: str, settings: list[str], means: np.ndarray) -> np.ndarray:
+    """(2, n) distances from each bar's mean to its 95% interval over seeds; 0 where there is none."""
+    errs = np.zeros((2, len(settings)))
+    for i, setting in enumerate(settings):
+        ok = df[(df["regularizer"] == reg) & (df["setting"] == setting) & (df["status"] == "ok")][value]
+        _, low, high = mean_ci(ok.astype(float))
+        if np.isfinite(low):
+            errs[:, i] = means[i] - low, high - means[i]
+    return errs
+
+
 def grouped_bars(df: pd.DataFrame, value: str, *, ylabel: str, title: str, path: Path,
-                 colour_of: dict[str, tuple]) -> Path:
+                 colour_of: dict[str, tuple], intervals: bool = False) -> Path:
+    """Bars of the mean over seeds per regularizer and setting; ``intervals``: with 95% interval whiskers."""
     table = pivot(df, value)
     regs, settings = [str(r) for r in table.index], list(table.columns)
     width = 0.8 / max(1, len(regs))
@@ -41,7 +54,9 @@ def grouped_bars(df: pd.DataFrame, value: str, *, ylabel: str, title: str, path:
     cols = colour_of
     for j, reg in enumerate(regs):
         xs = np.arange(len(settings)) + (j - (len(regs) - 1) / 2) * width
-        ax.bar(xs, table.loc[reg].to_numpy(dtype=float), width, label=reg, color=cols[reg])
+        means = table.loc[reg].to_numpy(dtype=float)
+        errs = _ci_errors(df, value, reg, settings, means) if intervals else None
+        ax.bar(xs, means, width, label=reg, color=cols[reg], yerr=errs, error_kw={"elinewidth": 0.8, "capsize": 1.5})
     _status_marks(ax, df, regs, settings, width)
     ax.set_xlim(-0.5, len(settings) - 0.5)  # room for every slot, drawn or marked
     ax.set_xticks(np.arange(len(settings)))
@@ -205,6 +220,71 @@ def spectral_norms(runs: dict[str, pd.Series], *, path: Path) -> Path | None:
     fig.legend(handles, labels, loc="lower center", ncol=min(8, len(labels)), fontsize=7, frameon=False,
                title="D layer, from input (L1) to output", title_fontsize=8)
     fig.tight_layout(rect=(0, 0.55 / fig.get_figheight(), 1, 1))  # a fixed strip for the legend
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def pairwise_heatmaps(pairs: pd.DataFrame, regs: list[str], *, path: Path) -> Path | None:
+    """One panel per setting: P(row's FID < column's FID) over seed pairs; a bold cell is beyond its 95%
+    interval (the interval excludes 0.5), a grey "~" marks a tie."""
+    settings = sorted(pairs["setting"].unique())
+    if not settings:
+        return None
+    cols = min(3, len(settings))
+    rows = int(np.ceil(len(settings) / cols))
+    n = len(regs)
+    side = 0.42 * n + 1.6
+    fig, axes = plt.subplots(rows, cols, figsize=(side * cols + 0.8, side * rows), squeeze=False)
+    cmap = plt.get_cmap("RdBu")
+    for ax, setting in zip(axes.flat, settings):
+        here = pairs[pairs["setting"] == setting].set_index(["a", "b"])
+        grid = np.full((n, n), np.nan)
+        for i, a in enumerate(regs):
+            for j, b in enumerate(regs):
+                if (a, b) in here.index:
+                    grid[i, j] = here.loc[(a, b), "p_a_better"]
+        image = ax.imshow(grid, cmap=cmap, vmin=0, vmax=1)
+        for i, a in enumerate(regs):
+            for j, b in enumerate(regs):
+                if (a, b) not in here.index:
+                    continue
+                row = here.loc[(a, b)]
+                beyond = np.isfinite(row["ci_low"]) and (row["ci_low"] > 0.5 or row["ci_high"] < 0.5)
+                ax.text(j, i, f"{row['p_a_better']:.2f}" if beyond else "~", ha="center", va="center",
+                        fontsize=6.5, fontweight="bold" if beyond else "normal",
+                        color="white" if beyond and abs(row["p_a_better"] - 0.5) > 0.35 else "0.25")
+        ax.set_xticks(range(n)), ax.set_yticks(range(n))
+        ax.set_xticklabels(regs, rotation=60, ha="right", fontsize=7)
+        ax.set_yticklabels(regs, fontsize=7)
+        ax.set_title(f"setting {setting}", fontsize=9)
+    for ax in axes.flat[len(settings):]:
+        ax.axis("off")
+    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="P(row's FID < column's FID)")
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def budget_curves(budget: pd.DataFrame, *, path: Path, colour_of: dict[str, tuple]) -> Path | None:
+    """Expected best FID against the number of settings tried, a line per regularizer with its 95% band."""
+    if budget.empty or budget["expected_best_fid"].isna().all():
+        return None
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    for reg, rows in budget.groupby("regularizer", sort=False):
+        rows = rows.sort_values("k")
+        ax.plot(rows["k"], rows["expected_best_fid"], marker="o", ms=3, label=reg, color=colour_of[reg])
+        if rows["ci_low"].notna().any():
+            ax.fill_between(rows["k"], rows["ci_low"], rows["ci_high"], color=colour_of[reg], alpha=0.15, lw=0)
+    ax.set_xlabel("settings tried (chosen at random)")
+    ax.set_ylabel("expected best FID, lower is better")
+    ax.set_title("Tuning budget (cf. Kurach et al. 2019)")
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

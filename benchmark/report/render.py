@@ -11,13 +11,17 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .. import paper
+from ..findings import check_findings
 from ..store import CHECKPOINT_DIR, read_plan, read_real_data, read_results, read_samples
 from . import figures
+from .comparisons import best_settings, budget_table, pairwise_table, scores_table, tied_ranks
 from .document import Block, Bullets, Figure, Heading, Table, Text, to_html, to_markdown, write_tables
-from .tables import best_table, cost_table, per_setting_table, runs_frame, runs_table
+from .stats import BOOTSTRAP_RESAMPLES
+from .tables import _interval, best_table, cost_table, per_setting_table, runs_frame, runs_table
 
 
 class NoResults(ValueError):
@@ -90,6 +94,91 @@ def _groups(records: list[dict]) -> dict[tuple, list[dict]]:
     return groups
 
 
+_STATISTICS = (
+    "Intervals are 95%: Student's t interval of the mean over seeds (`scipy.stats.t`; with 3 seeds it spans "
+    "±2.48 standard deviations, so it is wide), and for comparisons the probability of improvement P(A's FID "
+    "< B's FID) over all seed pairs with a percentile bootstrap interval (`scipy.stats.bootstrap`, "
+    f"{BOOTSTRAP_RESAMPLES} resamples; Agarwal et al. 2021). A diverged run counts as worse than any finished "
+    "one; a failed run is left out. With 3 seeds a side the bootstrap is optimistic (a clean 3-0 sweep gives "
+    "[1, 1]; its exact Mann-Whitney p-value is 0.05), so the tables give that p-value beside it.")
+
+
+def _in_short(df: pd.DataFrame, pairs: pd.DataFrame, findings: pd.DataFrame) -> str:
+    """The first paragraph: per setting, who leads and whom the data separate it from; then the findings."""
+    seeds = df[df["status"] == "ok"].groupby(["regularizer", "setting"], observed=True).size()
+    n = f"{int(seeds.min())}" if seeds.min() == seeds.max() else f"{int(seeds.min())}-{int(seeds.max())}"
+    parts = []
+    scores = scores_table(df)
+    for setting in sorted(df["setting"].unique()):
+        here = scores[(scores["setting"] == setting) & (scores["ok"] > 0)]
+        if here.empty:
+            continue
+        lead = here.loc[here["fid_mean"].idxmin()]
+        mine = pairs[(pairs["setting"] == setting) & (pairs["a"] == lead["regularizer"])]
+        beaten = mine[mine["ci_low"] > 0.5]["b"].tolist()
+        tied = mine[~(mine["ci_low"] > 0.5)]["b"].tolist()
+        text = (f"at **{setting}**, `{lead['regularizer']}` has the lowest FID "
+                f"({_interval(lead['fid_mean'], lead['fid_ci_low'], lead['fid_ci_high'], 1)})")
+        if mine["ci_low"].isna().all():
+            text += " (one seed: no interval, so no claim)"
+        elif not tied:
+            text += ", beating every other regularizer beyond the interval"
+        else:
+            text += (f" and beats {len(beaten)} of {len(mine)} others beyond the interval; the data do not "
+                     f"separate it from {', '.join(f'`{t}`' for t in tied)}")
+        parts.append(text)
+    counts = findings["verdict"].value_counts()
+    verdicts = ", ".join(f"{counts[v]} {v}" for v in ("reproduced", "not reproduced", "inconclusive",
+                                                      "not applicable") if v in counts)
+    return (f"**In short** ({n} seed{'s' if n != '1' else ''} per regularizer and setting, 95% intervals): "
+            + "; ".join(parts) + f". The paper's findings on these runs: {verdicts} (see Paper's findings).")
+
+
+def _pairwise_blocks(df: pd.DataFrame, pairs: pd.DataFrame, *, h: int, prefix: str, fig) -> list[Block]:
+    regs = [str(r) for r in df["regularizer"].cat.categories if (df["regularizer"] == r).any()]
+    heat = figures.pairwise_heatmaps(pairs, regs, path=fig("pairwise"))
+    blocks: list[Block] = [
+        Heading("Pairwise comparisons", h),
+        Text("For every setting, the probability that a run of the row's regularizer reaches a lower FID than "
+             "a run of the column's, over all seed pairs. A bold number is beyond its 95% interval (the "
+             "interval excludes 0.5); `~` is a tie the data cannot break. Every pair with its interval, the "
+             f"Mann-Whitney p-value and the runs compared: `tables/{prefix}pairwise.csv`."),
+    ]
+    if heat is not None:
+        blocks.append(Figure(heat, "pairwise probability of improvement"))
+    return blocks + [Table(pairs, f"{prefix}pairwise", shown=False)]
+
+
+def _budget_blocks(df: pd.DataFrame, *, h: int, prefix: str, fig, colour_of: dict) -> list[Block]:
+    budget = budget_table(df)
+    curve = figures.budget_curves(budget, path=fig("budget"), colour_of=colour_of)
+    if curve is None:
+        return []
+    wide = budget.assign(cell=[_interval(m, lo, hi, 1) for m, lo, hi in zip(
+        budget["expected_best_fid"], budget["ci_low"], budget["ci_high"])]).pivot(
+        index="regularizer", columns="k", values="cell").reindex(list(dict.fromkeys(budget["regularizer"])))
+    wide.columns = [f"k={k}" for k in wide.columns]
+    return [Heading("Tuning budget", h),
+            Text("Which regularizer needs the least tuning (the question behind the paper's Figures 1-2): the "
+                 "expected best FID when k of the settings are tried, chosen at random, computed exactly over "
+                 "every k-subset for each seed, then the mean over seeds [95% interval] (Lucic et al. 2018; "
+                 "Kurach et al. 2019). A diverged run counts as the worst FID of the comparison. k=1 is the "
+                 "average setting; the last k is the best setting."),
+            Figure(curve, "tuning budget"),
+            Table(wide.reset_index(), f"{prefix}budget"),
+            Table(budget, f"{prefix}budget_long", shown=False)]
+
+
+def _findings_blocks(findings: pd.DataFrame, *, h: int, prefix: str) -> list[Block]:
+    return [Heading("Paper's findings", h),
+            Text("Each qualitative finding of Miyato et al. (2018), as data in `benchmark/paper.yaml`, checked on "
+                 "these runs: **reproduced**, **not reproduced** (the data say otherwise beyond their "
+                 "intervals), **inconclusive** (the intervals include no difference) or **not applicable** (a "
+                 "regularizer or setting it needs is not here). The evidence column gives the comparisons behind "
+                 "each verdict (P(FID of A < FID of B) [95% interval], n runs a side)."),
+            Table(findings.drop(columns=["id"]), f"{prefix}findings")]
+
+
 def _values(df: pd.DataFrame, col: str) -> str:
     return ", ".join(str(v) for v in dict.fromkeys(df[col].dropna()))
 
@@ -130,8 +219,10 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
     def fig(name: str) -> Path:
         return fig_dir / f"{prefix}{name}.png"
 
+    pairs, findings = pairwise_table(df), check_findings(df)
     blocks: list[Block] = [
         Heading("Summary", h),
+        Text(_in_short(df, pairs, findings)),
         Text(f"{len(df)} runs ({', '.join(f'{v} {k}' for k, v in counts.items())}) from suite"
              f"{'s' if df['suite'].nunique() > 1 else ''} "
              f"{', '.join(f'`{s}`' for s in dict.fromkeys(df['suite']))} on `{dataset}` at "
@@ -140,8 +231,12 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
         Text(f"Scores use the feature extractor **{extractor}**"
              + (" (a digits classifier trained by regbench; not Inception, so not comparable with published "
                 "IS/FID)." if "digits" in extractor else ".")),
-        Text("Best IS and best FID over settings per regularizer (as the paper's Table 2), ranked by FID; "
-             "± is the std over seeds where there are several, else the IS's std over its splits."),
+        Text(_STATISTICS),
+        Text("Best IS and best FID over settings per regularizer (as the paper's Table 2), each the mean over "
+             "seeds [95% interval], with the KID at the best-FID setting. **FID rank** counts only the "
+             "regularizers whose best runs beat this one's beyond the interval: regularizers the data do not "
+             "separate share a rank. With one seed there is no interval, so the IS shows ± its std over splits "
+             "and every rank is 1."),
         Table(best, f"{prefix}best"),
     ]
     if published:
@@ -155,14 +250,24 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
         Table(_settings_table(df), f"{prefix}settings"),
         Figure(figures.grouped_bars(df, "inception_score_mean", ylabel=f"Inception Score ({extractor}), higher "
                                     "is better", title="IS per setting (cf. Miyato et al. 2018, Fig. 1)",
-                                    path=fig("is_per_setting"), colour_of=colour_of), "IS per setting"),
+                                    path=fig("is_per_setting"), colour_of=colour_of, intervals=True),
+               "IS per setting"),
         Figure(figures.grouped_bars(df, "fid", ylabel=f"FID ({extractor}), lower is better",
                                     title="FID per setting (cf. Fig. 2)", path=fig("fid_per_setting"),
-                                    colour_of=colour_of), "FID per setting"),
-        Text(f"Inception Score ({extractor}) per setting, mean over seeds:"),
+                                    colour_of=colour_of, intervals=True), "FID per setting"),
+        Text(f"Inception Score ({extractor}) per setting, mean over seeds [95% interval]:"),
         Table(per_setting_table(df, "inception_score_mean"), f"{prefix}is_per_setting"),
-        Text(f"FID ({extractor}) per setting, mean over seeds:"),
+        Text(f"FID ({extractor}) per setting, mean over seeds [95% interval]:"),
         Table(per_setting_table(df, "fid"), f"{prefix}fid_per_setting"),
+        Text(f"KID ({extractor}) per setting, mean over seeds [95% interval] (unbiased at small sample counts, "
+             "where FID is biased upwards):"),
+        Table(per_setting_table(df, "kid_mean", digits=None), f"{prefix}kid_per_setting"),
+        Text(f"Every score with its interval, one row per regularizer and setting: `tables/{prefix}scores.csv` "
+             "(columns fid_, is_, kid_ mean, ci_low, ci_high)."),
+        Table(scores_table(df), f"{prefix}scores", shown=False),
+        *_pairwise_blocks(df, pairs, h=h, prefix=prefix, fig=fig),
+        *_budget_blocks(df, h=h, prefix=prefix, fig=fig, colour_of=colour_of),
+        *_findings_blocks(findings, h=h, prefix=prefix),
         Heading("Cost", h),
         Figure(figures.grouped_bars(df, "sec_per_100_updates", ylabel="seconds per 100 generator updates",
                                     title="Training time (cf. Fig. 10)", path=fig("time_per_100_updates"),

@@ -4,6 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .comparisons import best_settings, regularizers_of, scores_table, tied_ranks
+from .stats import mean_ci
+
 COLUMNS = ["regularizer", "setting", "lr", "beta1", "beta2", "n_dis", "seed", "status", "inception_score_mean",
            "inception_score_std", "fid", "kid_mean", "sec_per_100_updates", "steps_done", "steps", "run_id"]
 
@@ -44,7 +47,8 @@ def real_data_row(real: dict, extractor: str) -> dict:
              (None, r["samples"]) else f"FID: held-out {r['split']}, n={r['samples']}; IS: {is_from}, n={r['is_samples']}")
     return {"regularizer": f"real data ({where})", "FID rank": "-", "runs": "-",
             "ok": "-", f"best IS ({extractor})": is_text,
-            "IS setting": "-", f"best FID ({extractor})": _fmt(r["fid"]), "FID setting": "-"}
+            "IS setting": "-", f"best FID ({extractor})": _fmt(r["fid"]), "FID setting": "-",
+            f"KID ({extractor})": _interval(r.get("kid_mean", np.nan), np.nan, np.nan)}
 
 
 def _paper_columns(out: pd.DataFrame, published: dict, real_published: dict | None) -> pd.DataFrame:
@@ -61,49 +65,53 @@ def _paper_columns(out: pd.DataFrame, published: dict, real_published: dict | No
     return out
 
 
+def _interval(mean: float, low: float, high: float, digits: int | None = None) -> str:
+    """mean [low, high], or the mean alone where there is no interval (one seed). ``digits`` None: 2 decimals,
+    or 4 for values below 1 (KID on Inception features is ~0.01, on digits-cnn's ~100)."""
+    if pd.isna(mean):
+        return "-"
+    if digits is None:
+        digits = 4 if abs(mean) < 1 else 2
+    return f"{mean:.{digits}f}" + ("" if pd.isna(low) else f" [{low:.{digits}f}, {high:.{digits}f}]")
+
+
 def best_table(df: pd.DataFrame, extractor: str, real: list[dict] = (), *, published: dict | None = None,
                real_published: dict | None = None) -> pd.DataFrame:
-    """Per regularizer: its best IS and best FID over settings (as the paper's Table 2), from ok runs;
-    the held-out real data's scores first, as the floor to read them against. ``published``: the paper's
-    Table 2 rows by label, shown beside ours as "paper" columns."""
+    """Per regularizer: its best IS and best FID over settings (as the paper's Table 2), each the mean over
+    seeds with its 95% interval, the KID at the best-FID setting, and a rank that ties where the data do not
+    separate (comparisons.tied_ranks); the held-out real data's scores first, as the floor to read them
+    against. ``published``: the paper's Table 2 rows by label, shown beside ours as "paper" columns."""
+    scores = scores_table(df)
+    best_fid, ranks = best_settings(df), tied_ranks(df)
     rows = []
-    for reg, runs in df.groupby("regularizer", observed=True, sort=True):
-        ok = runs[runs["status"] == "ok"].dropna(subset=["inception_score_mean", "fid"])
-        row = {"regularizer": str(reg), "runs": len(runs), "ok": len(ok)}
-        if ok.empty:
+    for reg in regularizers_of(df):
+        runs = df[df["regularizer"] == reg]
+        mine = scores[(scores["regularizer"] == reg) & (scores["ok"] > 0)].set_index("setting")
+        row = {"regularizer": reg, "FID rank": "-", "runs": len(runs), "ok": int((runs["status"] == "ok").sum())}
+        if mine.empty or reg not in best_fid or best_fid[reg] not in mine.index:
             row.update({f"best IS ({extractor})": "-", "IS setting": "-", f"best FID ({extractor})": "-",
-                        "FID setting": "-"})
+                        "FID setting": "-", f"KID ({extractor})": "-"})
         else:
-            per_setting = _over_seeds(ok)
-            bi, bf = per_setting.loc[per_setting["is"].idxmax()], per_setting.loc[per_setting["fid"].idxmin()]
-            row.update({f"best IS ({extractor})": f"{bi['is']:.2f} ± {bi['is_pm']:.2f}{_seeds(bi)}",
-                        "IS setting": bi.name,
-                        f"best FID ({extractor})": f"{bf['fid']:.2f}" + (f" ± {bf['fid_std']:.2f}{_seeds(bf)}"
-                                                                         if bf["seeds"] > 1 else ""),
-                        "FID setting": bf.name, "_fid": bf["fid"]})
+            bi, bf = mine.loc[mine["is_mean"].idxmax()], mine.loc[best_fid[reg]]
+            seeds = f" ({int(bf['ok'])} seeds)" if bf["ok"] > 1 else ""
+            if bi["ok"] > 1:
+                is_text = _interval(bi["is_mean"], bi["is_ci_low"], bi["is_ci_high"], 2) + f" ({int(bi['ok'])} seeds)"
+            else:  # one seed: the IS's own std over its splits, as the paper's +-
+                split_std = runs.loc[(runs["setting"] == bi.name) & (runs["status"] == "ok"), "inception_score_std"]
+                is_text = f"{bi['is_mean']:.2f} ± {_fmt(split_std.mean())}"
+            row.update({"FID rank": str(ranks[reg]), f"best IS ({extractor})": is_text, "IS setting": bi.name,
+                        f"best FID ({extractor})": _interval(bf["fid_mean"], bf["fid_ci_low"], bf["fid_ci_high"], 2)
+                        + seeds, "FID setting": bf.name,
+                        f"KID ({extractor})": _interval(bf["kid_mean"], bf["kid_ci_low"], bf["kid_ci_high"]),
+                        "_fid": bf["fid_mean"]})
         rows.append(row)
     out = pd.DataFrame(rows)
-    rank = out.pop("_fid").rank(method="min") if "_fid" in out else pd.Series(np.nan, index=out.index)
-    out.insert(1, "FID rank", rank.map(lambda r: "-" if pd.isna(r) else str(int(r))))
-    out = out.iloc[rank.fillna(len(out) + 1).argsort(kind="stable")]
+    order = sorted(range(len(out)), key=lambda i: (int(out["FID rank"][i]) if out["FID rank"][i] != "-" else 10 ** 6,
+                                                   out["_fid"][i] if "_fid" in out and pd.notna(out["_fid"][i]) else np.inf))
+    out = out.iloc[order].drop(columns=["_fid"], errors="ignore")
     floor = pd.DataFrame([real_data_row(r, extractor) for r in real if r.get("real_data")], columns=out.columns)
     out = pd.concat([floor, out], ignore_index=True)
     return _paper_columns(out, published, real_published) if published else out
-
-
-def _over_seeds(ok: pd.DataFrame) -> pd.DataFrame:
-    """Per setting: IS and FID as mean over seeds. The +- is the std over seeds when there are several
-    (the paper's +- for its ResNet FIDs), else the IS's own std over splits (the paper's +- for IS)."""
-    g = ok.groupby("setting")
-    out = pd.DataFrame({"is": g["inception_score_mean"].mean(), "fid": g["fid"].mean(),
-                        "seeds": g.size(), "is_seed_std": g["inception_score_mean"].std(ddof=1),
-                        "is_split_std": g["inception_score_std"].mean(), "fid_std": g["fid"].std(ddof=1)})
-    out["is_pm"] = np.where(out["seeds"] > 1, out["is_seed_std"], out["is_split_std"])
-    return out
-
-
-def _seeds(row: pd.Series) -> str:
-    return f" ({int(row['seeds'])} seeds)" if row["seeds"] > 1 else ""
 
 
 def pivot(df: pd.DataFrame, value: str) -> pd.DataFrame:
@@ -117,8 +125,9 @@ def pivot(df: pd.DataFrame, value: str) -> pd.DataFrame:
 
 
 def _cell(runs: pd.DataFrame, value: str, digits: int) -> str:
-    """A setting's value for one regularizer: the mean over its ok seeds (± their std when several), and
-    any runs that diverged or failed named beside it; a setting with no ok run shows why, never a blank."""
+    """A setting's value for one regularizer: the mean over its ok seeds [with its 95% interval when
+    several], and any runs that diverged or failed named beside it; a setting with no ok run shows why,
+    never a blank."""
     if runs.empty:
         return "-"
     ok = runs.loc[runs["status"] == "ok", value].dropna()
@@ -126,7 +135,7 @@ def _cell(runs: pd.DataFrame, value: str, digits: int) -> str:
     why = "/".join(sorted(set(bad)))
     if ok.empty:
         return why or "no score"
-    text = f"{ok.mean():.{digits}f}" + (f" ± {ok.std(ddof=1):.{digits}f}" if len(ok) > 1 else "")
+    text = _interval(*mean_ci(ok.astype(float)), digits)
     return text + (f" ({len(bad)} of {len(runs)} {why})" if len(bad) else "")
 
 
