@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from benchmark import paper
-from benchmark.findings import check_findings
+from benchmark.report.findings import check_findings
 from benchmark.report.comparisons import budget_table, pairwise_table, scores_table, tied_ranks
 from benchmark.report.stats import expected_best, expected_best_brute_force, mean_ci, probability_of_improvement
 from benchmark.report.tables import runs_frame

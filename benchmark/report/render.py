@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .. import paper
-from ..findings import check_findings
+from .findings import check_findings
 from ..store import CHECKPOINT_DIR, read_plan, read_real_data, read_results, read_samples
 from . import figures
 from .comparisons import best_settings, budget_table, pairwise_table, scores_table, tied_ranks

@@ -13,9 +13,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from . import paper
-from .report.comparisons import fid_scores, regularizers_of, settings_of
-from .report.stats import mean_ci, probability_of_improvement, separated
+from .. import paper
+from .comparisons import fid_scores, regularizers_of, settings_of
+from .stats import mean_ci, probability_of_improvement, separated
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_APPLICABLE = "reproduced", "not reproduced", "inconclusive", "not applicable"
 
