@@ -95,13 +95,15 @@ def pending(specs: list[RunSpec], results_dir: Path, *, retry_failed: bool = Fal
 
 
 _WORKER_RESOURCES: Resources | None = None
+_STOP = None  # in a local worker: the driver's event "the sweep was interrupted: start no more runs"
 
 
-def _init_worker(threads: int, inception_weights: str | None) -> None:
-    global _WORKER_RESOURCES
+def _init_worker(threads: int, inception_weights: str | None, stop=None) -> None:
+    global _WORKER_RESOURCES, _STOP
     # small convs do not scale across threads: one thread per worker process uses the cores better
     torch.set_num_threads(threads)
     _WORKER_RESOURCES = Resources(inception_weights=inception_weights)
+    _STOP = stop
 
 
 def checkpoint_path(results_dir: Path, run_id: str) -> Path:
@@ -114,6 +116,14 @@ def _execute_in_worker(spec: RunSpec, results_dir: Path):
     return record, None if samples is None else samples.numpy()
 
 
+def _execute_in_pool(spec: RunSpec, results_dir: Path):
+    """A queued run in a local worker: skipped once the sweep is interrupted. The pool hands each worker its
+    next run before the current one ends, so cancelling the queue in the driver cannot stop that one."""
+    if _STOP is not None and _STOP.is_set():
+        return None
+    return _execute_in_worker(spec, results_dir)
+
+
 def _results_in_process(todo: list[RunSpec], resources: Resources, progress: bool, results_dir: Path):
     for spec in todo:
         record, samples = execute(spec, real=resources.images(spec), scorer=resources.scorer(spec),
@@ -124,11 +134,16 @@ def _results_in_process(todo: list[RunSpec], resources: Resources, progress: boo
 def _results_in_workers(todo: list[RunSpec], workers: int, inception_weights: str | None, results_dir: Path):
     threads = max(1, (os.cpu_count() or 1) // workers)
     ctx = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
+    stop = ctx.Event()
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(threads, inception_weights)) as pool:
-        futures = [pool.submit(_execute_in_worker, spec, results_dir) for spec in todo]
-        for future in as_completed(futures):
-            yield future.result()
+                             initargs=(threads, inception_weights, stop)) as pool:
+        futures = [pool.submit(_execute_in_pool, spec, results_dir) for spec in todo]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:  # Ctrl-C (or any error): no queued run may start; the runs in flight stop at their next update
+            stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass(frozen=True)

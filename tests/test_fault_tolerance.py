@@ -85,3 +85,28 @@ def test_a_ray_worker_lost_mid_run_leaves_the_run_unfinished_for_the_next_run(wr
     records = {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json")}
     assert len(records) == 4 and all(r["status"] == "ok" for r in records.values())
     assert all(records[run_id]["resumed_from_step"] for run_id in kept)  # picked up where it was lost
+
+
+def test_ctrl_c_of_a_worker_sweep_stops_every_run_and_starts_no_queued_one(write_suite, tmp_path):
+    # six runs on two workers: Ctrl-C (SIGINT to the process group, as a terminal sends it) while the first
+    # two train must checkpoint those two and start none of the four queued behind them
+    suite = write_suite({"regularizers": ["none", "spectral_norm", "weight_norm"], "steps": 3000, "log_every": 10,
+                         "checkpoint_every": 10})
+    folder = tmp_path / "results" / "tiny"
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from benchmark.cli import main; sys.exit(main(sys.argv[1:]))")
+    proc = subprocess.Popen([sys.executable, "-c", code, "run", str(suite), "--results", str(tmp_path / "results"),
+                             "--quiet", "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((folder / "checkpoints").glob("*.pt"))) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("the sweep went on after Ctrl-C")
+    assert proc.returncode == 130 and "interrupted" in err
+    assert list(folder.glob("*.json")) == []  # 3,000 updates each: nothing finished
+    assert len(list((folder / "checkpoints").glob("*.pt"))) == 2  # the two running runs, stopped and saved

@@ -235,9 +235,10 @@ def pairwise_heatmaps(pairs: pd.DataFrame, regs: list[str], *, path: Path) -> Pa
     rows = int(np.ceil(len(settings) / cols))
     n = len(regs)
     side = 0.42 * n + 1.6
-    fig, axes = plt.subplots(rows, cols, figsize=(side * cols + 0.8, side * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(side * cols + 2.2, side * rows + 0.6), squeeze=False,
+                             constrained_layout=True)
     cmap = plt.get_cmap("RdBu")
-    for ax, setting in zip(axes.flat, settings):
+    for index, (ax, setting) in enumerate(zip(axes.flat, settings)):
         here = pairs[pairs["setting"] == setting].set_index(["a", "b"])
         grid = np.full((n, n), np.nan)
         for i, a in enumerate(regs):
@@ -256,7 +257,7 @@ def pairwise_heatmaps(pairs: pd.DataFrame, regs: list[str], *, path: Path) -> Pa
                         color="white" if beyond and abs(row["p_a_better"] - 0.5) > 0.35 else "0.25")
         ax.set_xticks(range(n)), ax.set_yticks(range(n))
         ax.set_xticklabels(regs, rotation=60, ha="right", fontsize=7)
-        ax.set_yticklabels(regs, fontsize=7)
+        ax.set_yticklabels(regs if index % cols == 0 else [], fontsize=7)  # the rows are the same in every panel
         ax.set_title(f"setting {setting}", fontsize=9)
     for ax in axes.flat[len(settings):]:
         ax.axis("off")
