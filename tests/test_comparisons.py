@@ -131,3 +131,8 @@ def test_cost_rule():
     assert verdict(runs([1.10, 1.11, 1.12], [1.9, 2.0, 2.1]), "cost_sn_cheap_wgan_gp_dear") == "reproduced"
     assert verdict(runs([1.30, 1.31, 1.32], [1.9, 2.0, 2.1]), "cost_sn_cheap_wgan_gp_dear") == "not reproduced"
     assert verdict(runs([1.0, 1.4, 1.2], [1.9, 2.0, 2.1]), "cost_sn_cheap_wgan_gp_dear") == "inconclusive"
+
+
+def test_intervals_stop_at_the_least_value_a_score_can_take():
+    mean, low, high = mean_ci([10.0, 400.0, 30.0], floor=0.0)  # FID: the t interval would reach below 0
+    assert low == 0.0 and high == mean_ci([10.0, 400.0, 30.0])[2] and mean_ci([10.0, 400.0, 30.0])[1] < 0

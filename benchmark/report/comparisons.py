@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .stats import expected_best, mean_ci, probability_of_improvement, separated
+from .stats import FLOORS, expected_best, mean_ci, probability_of_improvement, separated
 
 METRICS = {"fid": "fid", "is": "inception_score_mean", "kid": "kid_mean"}  # prefix -> result column
 
@@ -44,7 +44,7 @@ def scores_table(df: pd.DataFrame) -> pd.DataFrame:
             row = {"regularizer": reg, "setting": setting, "runs": len(runs), "ok": len(ok),
                    "diverged": int((runs["status"] == "diverged").sum()), "failed": int((runs["status"] == "failed").sum())}
             for prefix, col in METRICS.items():
-                mean, low, high = mean_ci(ok[col].astype(float))
+                mean, low, high = mean_ci(ok[col].astype(float), FLOORS.get(col))
                 row.update({f"{prefix}_mean": mean, f"{prefix}_ci_low": low, f"{prefix}_ci_high": high})
             rows.append(row)
     return pd.DataFrame(rows)
@@ -110,7 +110,7 @@ def budget_table(df: pd.DataFrame) -> pd.DataFrame:
                 vals = [by_setting[s] for s in settings]
                 curves.append([expected_best(vals, k) for k in range(1, len(vals) + 1)])
         for k in range(1, len(settings) + 1):
-            mean, low, high = mean_ci([c[k - 1] for c in curves])
+            mean, low, high = mean_ci([c[k - 1] for c in curves], FLOORS["fid"])
             rows.append({"regularizer": reg, "k": k, "settings": len(settings), "expected_best_fid": mean,
                          "ci_low": low, "ci_high": high, "seeds": len(curves)})
     return pd.DataFrame(rows, columns=["regularizer", "k", "settings", "expected_best_fid", "ci_low", "ci_high",

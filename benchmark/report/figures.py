@@ -12,7 +12,7 @@ from matplotlib import ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .stats import mean_ci  # noqa: E402
+from .stats import FLOORS, mean_ci  # noqa: E402
 from .tables import pivot  # noqa: E402
 
 
@@ -38,7 +38,7 @@ def _ci_errors(df: pd.DataFrame, value: str, reg: str, settings: list[str], mean
     errs = np.zeros((2, len(settings)))
     for i, setting in enumerate(settings):
         ok = df[(df["regularizer"] == reg) & (df["setting"] == setting) & (df["status"] == "ok")][value]
-        _, low, high = mean_ci(ok.astype(float))
+        _, low, high = mean_ci(ok.astype(float), FLOORS.get(value))
         if np.isfinite(low):
             errs[:, i] = means[i] - low, high - means[i]
     return errs

@@ -96,7 +96,8 @@ def _groups(records: list[dict]) -> dict[tuple, list[dict]]:
 
 _STATISTICS = (
     "Intervals are 95%: Student's t interval of the mean over seeds (`scipy.stats.t`; with 3 seeds it spans "
-    "±2.48 standard deviations, so it is wide), and for comparisons the probability of improvement P(A's FID "
+    "±2.48 standard deviations, so it is wide; its low end is clipped at 0 for FID and KID and at 1 for IS, "
+    "which cannot go lower), and for comparisons the probability of improvement P(A's FID "
     "< B's FID) over all seed pairs with a percentile bootstrap interval (`scipy.stats.bootstrap`, "
     f"{BOOTSTRAP_RESAMPLES} resamples; Agarwal et al. 2021). A diverged run counts as worse than any finished "
     "one; a failed run is left out. With 3 seeds a side the bootstrap is optimistic (a clean 3-0 sweep gives "

@@ -24,8 +24,13 @@ CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 2000
 
 
-def mean_ci(values) -> tuple[float, float, float]:
-    """(mean, low, high) of the finite values: Student's t interval; NaN bounds with fewer than 2 values."""
+# the least value a score can take: a t interval is symmetric, and FID, KID (>= 0) and IS (>= 1) are not
+FLOORS = {"fid": 0.0, "kid_mean": 0.0, "inception_score_mean": 1.0}
+
+
+def mean_ci(values, floor: float | None = None) -> tuple[float, float, float]:
+    """(mean, low, high) of the finite values: Student's t interval, its low end clipped at ``floor`` (a score
+    that cannot go lower); NaN bounds with fewer than 2 values."""
     x = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
     if len(x) == 0:
         return math.nan, math.nan, math.nan
@@ -36,7 +41,7 @@ def mean_ci(values) -> tuple[float, float, float]:
     if sem == 0:
         return mean, mean, mean
     low, high = stats.t.interval(CONFIDENCE, len(x) - 1, loc=mean, scale=sem)
-    return mean, float(low), float(high)
+    return mean, float(low if floor is None else max(low, floor)), float(high)
 
 
 def _p_better(a, b, axis=-1):

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from .comparisons import best_settings, regularizers_of, scores_table, tied_ranks
-from .stats import mean_ci
+from .stats import FLOORS, mean_ci
 
 COLUMNS = ["regularizer", "setting", "lr", "beta1", "beta2", "n_dis", "seed", "status", "inception_score_mean",
            "inception_score_std", "fid", "kid_mean", "sec_per_100_updates", "steps_done", "steps", "run_id"]
@@ -135,7 +135,7 @@ def _cell(runs: pd.DataFrame, value: str, digits: int) -> str:
     why = "/".join(sorted(set(bad)))
     if ok.empty:
         return why or "no score"
-    text = _interval(*mean_ci(ok.astype(float)), digits)
+    text = _interval(*mean_ci(ok.astype(float), FLOORS.get(value)), digits)
     return text + (f" ({len(bad)} of {len(runs)} {why})" if len(bad) else "")
 
 
