@@ -90,3 +90,17 @@ def test_plan_shows_the_paper_protocol(capsys):
 def test_every_suite_in_the_repo_loads():
     for path in SUITES.glob("*.yaml"):
         assert all(expand(s) for s in load_suites(path)), path
+
+
+def test_the_default_compares_over_seeds_and_n_dis_and_the_digits_paper_suite_is_the_papers_grid():
+    default = load_suite(SUITES / "default.yaml")
+    runs = expand(default)
+    assert len(default.seeds) >= 3 and {r.n_dis for r in runs} == {1, 5}
+    assert {r.regularizer for r in runs} == SEVEN | {"none"}
+    evidence = load_suite(SUITES / "digits-paper.yaml")
+    runs = expand(evidence)
+    assert len(runs) == 8 * 6 * 3 and {r.setting for r in runs} == set("ABCDEF")
+    table1 = paper.paper()["settings"]
+    assert all(optimizer(r) == table1[r.setting] for r in runs)
+    steps = {r.setting: r.steps for r in runs}
+    assert min(steps[s] for s in "ABC") > max(steps[s] for s in "DEF")  # low learning rates get more updates
