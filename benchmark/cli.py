@@ -39,7 +39,10 @@ def cmd_plan(args) -> int:
                 for s in expand(suite)]
         print(("\n" if i else "") + pd.DataFrame(rows).to_string(index=False))
         print(f"\n{len(rows)} runs in suite {suite.name!r} ({suite.dataset}, {suite.image_size}px, "
-              f"{suite.architecture} width {suite.width})")
+              f"{suite.architecture} width {suite.width}): {len(suite.regularizers)} regularizers x "
+              f"{len(suite.settings)} settings x {len(suite.seeds)} seeds")
+        per_reg = pd.Series([r["regularizer"] for r in rows]).value_counts(sort=False)
+        print("runs per regularizer: " + ", ".join(f"{reg} {n}" for reg, n in per_reg.items()))
         print(protocol_summary(suite))
     return 0
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from . import paper
+from . import paper, search
 from .data import DATASETS, split_size
 from .latent import LATENTS
 from .losses import LOSSES
@@ -241,6 +241,7 @@ SPEED_SWITCHES = ("compile", "bf16", "channels_last")
 _REQUIRED = ("dataset", "regularizers", "settings", "steps")
 _SETTING_KEYS = {"name": str, "lr": (float, int), "beta1": (float, int), "beta2": (float, int), "n_dis": int}
 _OPTIMIZER_KEYS = ("lr", "beta1", "beta2", "n_dis")
+_SHORT = {"beta1": "b1", "beta2": "b2", "n_dis": "nd"}  # in the names of swept settings
 
 
 def _type_ok(value: Any, types) -> bool:
@@ -283,18 +284,51 @@ class _Checker:
             raise self.fail(where, "must be a non-empty list of integers")
         return tuple(self.typed(v, f"{where}[{i}]", int) for i, v in enumerate(value))
 
-    def setting(self, item: Any, where: str) -> Setting:
+    def settings(self, item: Any, where: str) -> list[Setting]:
+        """One entry of ``settings``: a named setting, a written-out one, or a ``grid`` / ``random`` search
+        space (with an optional ``base`` for the values it does not sweep, and ``steps``)."""
         named = paper.settings()
         if isinstance(item, str):
             if item not in named:
                 raise self.fail(where, f"unknown setting {item!r}; named settings: {', '.join(named)}")
-            return Setting(name=item, **named[item])
+            return [Setting(name=item, **named[item])]
+        if isinstance(item, dict) and ("grid" in item or "random" in item):
+            return self.search_settings(item, where)
         entry = self.mapping(item, where, [*_SETTING_KEYS, "base", "steps"])
-        if "base" in entry:  # a named setting with some values changed, e.g. {name: D-n1, base: D, n_dis: 1}
-            base = self.typed(entry.pop("base"), f"{where}.base", str)
-            if base not in named:
-                raise self.fail(f"{where}.base", f"unknown setting {base!r}; named settings: {', '.join(named)}")
-            entry = {**named[base], **entry}
+        return [self.setting(self.based(entry, where), where)]
+
+    def based(self, entry: dict, where: str) -> dict:
+        """A setting's values over its ``base``'s, e.g. {name: D-n1, base: D, n_dis: 1}."""
+        entry = dict(entry)
+        if "base" not in entry:
+            return entry
+        named = paper.settings()
+        base = self.typed(entry.pop("base"), f"{where}.base", str)
+        if base not in named:
+            raise self.fail(f"{where}.base", f"unknown setting {base!r}; named settings: {', '.join(named)}")
+        return {**named[base], **entry}
+
+    def search_settings(self, item: dict, where: str) -> list[Setting]:
+        kind = "grid" if "grid" in item else "random"
+        entry = self.mapping(item, where, (kind, "base", "steps"))
+        space = f"{where}.{kind}"
+        expand_space = search.grid_points if kind == "grid" else search.random_points
+        points = expand_space(entry[kind], space, self.fail, allowed=_OPTIMIZER_KEYS)
+        fixed = self.based({k: v for k, v in entry.items() if k != kind}, where)
+        out = []
+        for i, point in enumerate(points):
+            values = {**fixed, **point}
+            missing = [k for k in _OPTIMIZER_KEYS if k not in values]
+            if missing:
+                raise self.fail(f"{space}.{missing[0]}", f"missing: sweep it, or give a base setting "
+                                                         f"(base: D) for the values the {kind} does not sweep")
+            prefix = "" if kind == "grid" else f"s{entry[kind]['seed']}r{i}_"
+            name = prefix + search.point_name({k: values[k] for k in _OPTIMIZER_KEYS}, _SHORT)
+            out.append(self.setting({**values, "name": name}, f"{space} ({name})"))
+        return out
+
+    def setting(self, entry: dict, where: str) -> Setting:
+        """A setting's resolved values, checked."""
         missing = [k for k in _SETTING_KEYS if k not in entry]
         if missing:
             raise self.fail(f"{where}.{missing[0]}", "missing (a setting needs name, lr, beta1, beta2, n_dis, "
@@ -329,10 +363,12 @@ class _Checker:
             out.append(str(path))
         return tuple(out)
 
-    def regularizer(self, item: Any, where: str) -> RegularizerSpec:
+    def regularizers(self, item: Any, where: str) -> list[RegularizerSpec]:
+        """One entry of ``regularizers``: a name, or a mapping; a ``grid`` or ``random`` space over the
+        regularizer's own hyperparameters makes one labelled variant per point (``wgan_gp[gp_lambda=1]``)."""
         if isinstance(item, str):
             item = {"name": item}
-        entry = self.mapping(item, where, ("name", "label", "loss", "params", "steps"))
+        entry = self.mapping(item, where, ("name", "label", "loss", "params", "steps", "grid", "random"))
         name = self.typed(entry.get("name"), f"{where}.name", str)
         try:
             cls = REGULARIZERS.get(name)
@@ -348,12 +384,26 @@ class _Checker:
         if steps is not None and self.typed(steps, f"{where}.steps", int) < 1:
             raise self.fail(f"{where}.steps", f"must be > 0, got {steps}")
         params = self.typed(entry.get("params", {}), f"{where}.params", dict)
-        try:
-            resolved = cls.resolve_params(params)
-        except BadHyperparameter as exc:
-            raise self.fail(f"{where}.params", str(exc)) from None
-        return RegularizerSpec(name=name, label=label, params=tuple(sorted(resolved.items())), loss=loss,
-                               steps=steps)
+        if "grid" in entry and "random" in entry:
+            raise self.fail(f"{where}.random", "a regularizer entry takes a grid or a random space, not both")
+        variants = [("", {})]  # (label suffix, swept values)
+        for kind, expand_space in (("grid", search.grid_points), ("random", search.random_points)):
+            if kind in entry:
+                if not cls.defaults:
+                    raise self.fail(f"{where}.{kind}", f"{name} has no hyperparameters to sweep")
+                points = expand_space(entry[kind], f"{where}.{kind}", self.fail, allowed=tuple(sorted(cls.defaults)))
+                variants = [(f"[{'' if kind == 'grid' else f'r{i},'}{search.point_name(p)}]", p)
+                            for i, p in enumerate(points)]
+        out = []
+        for suffix, point in variants:
+            try:
+                resolved = cls.resolve_params({**params, **point})
+            except BadHyperparameter as exc:
+                field = f"{where}.{'grid' if 'grid' in entry else 'random'}" if point else f"{where}.params"
+                raise self.fail(field, str(exc)) from None
+            out.append(RegularizerSpec(name=name, label=label + suffix, params=tuple(sorted(resolved.items())),
+                                       loss=loss, steps=steps))
+        return out
 
     def evaluation(self, value: Any) -> Evaluation:
         entry = self.mapping(value, "evaluation", [f.name for f in fields(Evaluation)])
@@ -415,17 +465,22 @@ def parse_suite(raw: Any, *, path: str, default_name: str, source_sha256: str | 
             values[key] = float(value) if key in ("width", "cpus_per_run", "gpus_per_run") else value
     if "plugins" in top:  # before the regularizers: they may name what these files register
         values["plugins"] = check.plugins(top["plugins"], base_dir)
-    for key, parse in (("regularizers", check.regularizer), ("settings", check.setting)):
+    for key, parse in (("regularizers", check.regularizers), ("settings", check.settings)):
         items = top[key]
         if not isinstance(items, list) or not items:
             raise check.fail(key, "must be a non-empty list")
-        values[key] = tuple(parse(item, f"{key}[{i}]") for i, item in enumerate(items))
+        values[key] = tuple(v for i, item in enumerate(items) for v in parse(item, f"{key}[{i}]"))
         labels = [getattr(v, "label", getattr(v, "name", None)) for v in values[key]]
         dup = next((n for n in labels if labels.count(n) > 1), None)
         if dup:
             raise check.fail(key, f"{dup!r} appears twice; give variants distinct labels")
     if "seeds" in top:
         values["seeds"] = check.int_list(top["seeds"], "seeds")
+    runs = len(values["regularizers"]) * len(values["settings"]) * len(values.get("seeds", (0,)))
+    if runs > search.MAX_RUNS:
+        raise check.fail("settings", f"the suite expands to {runs:,} runs ({len(values['regularizers'])} regularizers "
+                                     f"x {len(values['settings'])} settings x {len(values.get('seeds', (0,)))} "
+                                     f"seeds), more than {search.MAX_RUNS:,}")
     values["evaluation"] = check.evaluation(top.get("evaluation", {}))
     values["evaluation"] = check.sample_counts(values, top.get("evaluation", {}))
     return Suite(**values)

@@ -107,6 +107,8 @@ _STATISTICS = (
 def _in_short(df: pd.DataFrame, pairs: pd.DataFrame, findings: pd.DataFrame) -> str:
     """The first paragraph: per setting, who leads and whom the data separate it from; then the findings."""
     seeds = df[df["status"] == "ok"].groupby(["regularizer", "setting"], observed=True).size()
+    if seeds.empty:
+        return "**In short**: no run finished, so there is nothing to compare (see All runs)."
     n = f"{int(seeds.min())}" if seeds.min() == seeds.max() else f"{int(seeds.min())}-{int(seeds.max())}"
     parts = []
     scores = scores_table(df)
@@ -120,7 +122,9 @@ def _in_short(df: pd.DataFrame, pairs: pd.DataFrame, findings: pd.DataFrame) -> 
         tied = mine[~(mine["ci_low"] > 0.5)]["b"].tolist()
         text = (f"at **{setting}**, `{lead['regularizer']}` has the lowest FID "
                 f"({_interval(lead['fid_mean'], lead['fid_ci_low'], lead['fid_ci_high'], 1)})")
-        if mine["ci_low"].isna().all():
+        if mine.empty:  # alone at this setting: nothing to compare with
+            pass
+        elif mine["ci_low"].isna().all():
             text += " (one seed: no interval, so no claim)"
         elif not tied:
             text += ", beating every other regularizer beyond the interval"
