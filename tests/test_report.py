@@ -274,3 +274,33 @@ def test_report_html_opens_from_disk_in_headless_chromium(results_dir, tmp_path)
     dom = subprocess.run([*base, "--dump-dom", url], capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0 and "regbench report: synthetic" in dom.stdout and "Reproducibility" in dom.stdout
     assert dom.stdout.count("<img") == len(FIGURES)
+
+
+def test_a_random_search_report_reads_with_many_settings(tmp_path):
+    from benchmark.suite import expand, parse_suite
+
+    raw = {"dataset": "digits", "regularizers": ["spectral_norm", "wgan_gp"], "steps": 10, "seeds": [0, 1],
+           "settings": [{"random": {"n": 20, "seed": 0, "lr": {"log_uniform": [1e-5, 1e-2]},
+                                    "n_dis": {"choice": [1, 5]}}, "base": "D"}]}
+    folder = tmp_path / "results" / "search"
+    rows = []
+    for spec in expand(parse_suite(raw, path="s", default_name="search")):
+        fid = 50.0 + 1e4 * abs(spec.lr - 1e-3) + spec.seed + (30 if spec.label == "wgan_gp" else 0)
+        row = result(spec.label, spec.setting, fid=fid, seed=spec.seed, suite="search")
+        rows.append({**row, "lr": spec.lr, "n_dis": spec.n_dis, "beta1": spec.beta1, "beta2": spec.beta2,
+                     "run_id": spec.run_id})
+    rows[0] = {**rows[0], "status": "diverged", "fid": None}
+    write_folder(folder, rows)
+    out = tmp_path / "r"
+    md = write_report(folder, out_dir=out).read_text()
+    for name in ("fid_per_setting", "is_per_setting", "budget"):
+        assert f"figures/{name}.png" in md and (out / "figures" / f"{name}.png").stat().st_size > 1000
+    assert "figures/pairwise.png" not in md and "figures/time_per_100_updates.png" not in md
+    top = pd.read_csv(out / "tables" / "top_settings.csv")
+    assert len(top) == 2 * 3 and list(top["#"][:3]) == [1, 2, 3]
+    full = pd.read_csv(out / "tables" / "fid_per_setting.csv")
+    assert full.shape == (2, 1 + 20)  # every setting still in the CSV
+    assert "| lr=" not in md  # no regularizer x 20-setting table in the page
+    budget = pd.read_csv(out / "tables" / "budget_long.csv")
+    assert set(budget["k"]) == set(range(1, 21))
+    check_links(out)

@@ -289,3 +289,62 @@ def budget_curves(budget: pd.DataFrame, *, path: Path, colour_of: dict[str, tupl
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+SWEPT = ("lr", "beta1", "beta2", "n_dis")
+
+
+def swept_axes(df: pd.DataFrame) -> list[str]:
+    """The optimizer values the settings vary, most distinct values first."""
+    first = df.drop_duplicates("setting")
+    counts = {axis: first[axis].nunique() for axis in SWEPT}
+    return [a for a in sorted(SWEPT, key=lambda a: -counts[a]) if counts[a] > 1]
+
+
+def swept_scatter(df: pd.DataFrame, value: str, *, ylabel: str, title: str, path: Path, log_y: bool) -> Path:
+    """For many settings (a grid or a random search): a panel per regularizer, each setting's mean over seeds
+    against the most varied optimizer value (lr on a log axis), coloured by the next one. A setting whose
+    runs all diverged or failed is an x at the top of its panel."""
+    axes_swept = swept_axes(df) or ["lr"]
+    x_axis, colour_axis = axes_swept[0], (axes_swept[1] if len(axes_swept) > 1 else None)
+    regs = [str(r) for r in df["regularizer"].cat.categories if (df["regularizer"] == r).any()]
+    cols = min(4, len(regs))
+    rows = int(np.ceil(len(regs) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols + 1.2, 2.9 * rows + 0.6), squeeze=False,
+                             sharex=True, sharey=True, constrained_layout=True)
+    colour_values = sorted(df[colour_axis].unique()) if colour_axis else [None]
+    cmap = plt.get_cmap("viridis")
+    colour = {v: cmap(i / max(1, len(colour_values) - 1)) for i, v in enumerate(colour_values)}
+    ok = df[df["status"] == "ok"]
+    means = ok.groupby(["regularizer", "setting"], observed=True)[value].mean()
+    top = float(means.max()) if len(means) else 1.0
+    for ax, reg in zip(axes.flat, regs):
+        settings = df[df["regularizer"] == reg].drop_duplicates("setting").set_index("setting")
+        for setting, row in settings.iterrows():
+            c = colour[row[colour_axis]] if colour_axis else "C0"
+            if (reg, setting) in means.index and pd.notna(means[(reg, setting)]):
+                ax.scatter(row[x_axis], means[(reg, setting)], color=c, s=18, edgecolors="none")
+            else:
+                ax.scatter(row[x_axis], top, marker="x", color=c, s=22)
+        ax.set_title(reg, fontsize=9)
+        ax.grid(alpha=0.3)
+        if x_axis == "lr":
+            ax.set_xscale("log")
+        if log_y:
+            ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))  # 60, not 6 x 10^1
+            ax.yaxis.set_minor_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.tick_params(axis="y", which="minor", labelsize=6)
+    for ax in axes.flat[len(regs):]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel(x_axis)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel, fontsize=8)
+    if colour_axis:
+        handles = [plt.Line2D([], [], marker="o", ls="", color=colour[v], label=f"{v:g}") for v in colour_values]
+        fig.legend(handles=handles, title=colour_axis, loc="outside right center", fontsize=8, frameon=False)
+    fig.suptitle(title + " (x: every run diverged or failed)", fontsize=10)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -21,7 +21,8 @@ from . import figures
 from .comparisons import best_settings, budget_table, pairwise_table, scores_table, tied_ranks
 from .document import Block, Bullets, Figure, Heading, Table, Text, to_html, to_markdown, write_tables
 from .stats import BOOTSTRAP_RESAMPLES
-from .tables import _interval, best_table, cost_table, per_setting_table, runs_frame, runs_table
+from .tables import (_interval, best_table, cost_table, per_setting_table, runs_frame, runs_table,
+                     top_settings_table)
 
 
 class NoResults(ValueError):
@@ -112,7 +113,14 @@ def _in_short(df: pd.DataFrame, pairs: pd.DataFrame, findings: pd.DataFrame) -> 
     n = f"{int(seeds.min())}" if seeds.min() == seeds.max() else f"{int(seeds.min())}-{int(seeds.max())}"
     parts = []
     scores = scores_table(df)
-    for setting in sorted(df["setting"].unique()):
+    if df["setting"].nunique() > MANY_SETTINGS:  # a sweep: who is best at their best settings, not per setting
+        best, ranks = best_settings(df), tied_ranks(df)
+        leaders = [r for r in best if ranks[r] == 1]
+        parts.append(f"over {df['setting'].nunique()} settings, " + ", ".join(
+            f"`{r}` ({_interval(*scores[(scores['regularizer'] == r) & (scores['setting'] == best[r])][['fid_mean', 'fid_ci_low', 'fid_ci_high']].iloc[0], 1)} at {best[r]})"
+            for r in leaders) + (" rank first at their best settings (not separated from each other)"
+                                 if len(leaders) > 1 else " ranks first at its best setting"))
+    for setting in ([] if df["setting"].nunique() > MANY_SETTINGS else sorted(df["setting"].unique())):
         here = scores[(scores["setting"] == setting) & (scores["ok"] > 0)]
         if here.empty:
             continue
@@ -139,8 +147,60 @@ def _in_short(df: pd.DataFrame, pairs: pd.DataFrame, findings: pd.DataFrame) -> 
             + "; ".join(parts) + f". The paper's findings on these runs: {verdicts} (see Paper's findings).")
 
 
+MANY_SETTINGS = 8  # past this, a bar or a table column per setting stops being readable
+
+
+def _robustness_blocks(df: pd.DataFrame, *, extractor: str, prefix: str, fig, colour_of: dict) -> list[Block]:
+    """Scores per setting: bars and regularizer x setting tables for a few settings; for a grid or a random
+    search, a scatter over the swept values and each regularizer's best settings (every table in the CSVs)."""
+    settings = sorted(df["setting"].unique())
+    tables = [(f"Inception Score ({extractor})", "inception_score_mean", 2, "is_per_setting"),
+              (f"FID ({extractor})", "fid", 2, "fid_per_setting"),
+              (f"KID ({extractor})", "kid_mean", None, "kid_per_setting")]
+    blocks: list[Block] = [Text("Each regularizer under every optimizer setting (the paper's Figures 1 and 2). A "
+                                "setting where a run diverged or failed says so, in the figures and the tables.")]
+    if len(settings) <= MANY_SETTINGS:
+        blocks += [
+            Table(_settings_table(df), f"{prefix}settings"),
+            Figure(figures.grouped_bars(df, "inception_score_mean", ylabel=f"Inception Score ({extractor}), higher "
+                                        "is better", title="IS per setting (cf. Miyato et al. 2018, Fig. 1)",
+                                        path=fig("is_per_setting"), colour_of=colour_of, intervals=True),
+                   "IS per setting"),
+            Figure(figures.grouped_bars(df, "fid", ylabel=f"FID ({extractor}), lower is better",
+                                        title="FID per setting (cf. Fig. 2)", path=fig("fid_per_setting"),
+                                        colour_of=colour_of, intervals=True), "FID per setting")]
+        for title, value, digits, name in tables:
+            blocks += [Text(f"{title} per setting, mean over seeds [95% interval]"
+                            + (" (unbiased at small sample counts, where FID is biased upwards)" if value == "kid_mean"
+                               else "") + ":"),
+                       Table(per_setting_table(df, value, digits=digits), f"{prefix}{name}")]
+        return blocks
+    swept = figures.swept_axes(df)
+    blocks += [
+        Text(f"{len(settings)} settings, sweeping {', '.join(swept) or 'nothing'}: each panel is one regularizer, "
+             "each point a setting's mean over seeds."),
+        Figure(figures.swept_scatter(df, "fid", ylabel=f"FID ({extractor})", title="FID over the swept settings",
+                                     path=fig("fid_per_setting"), log_y=True), "FID per setting"),
+        Figure(figures.swept_scatter(df, "inception_score_mean", ylabel=f"IS ({extractor})",
+                                     title="IS over the swept settings", path=fig("is_per_setting"), log_y=False),
+               "IS per setting"),
+        Text("Each regularizer's three best settings by mean FID [95% interval] (every setting and score: "
+             f"`tables/{prefix}scores.csv`, `{prefix}fid_per_setting.csv`, ...):"),
+        Table(top_settings_table(df), f"{prefix}top_settings"),
+        Table(_settings_table(df), f"{prefix}settings", shown=False),
+    ]
+    return blocks + [Table(per_setting_table(df, value, digits=digits), f"{prefix}{name}", shown=False)
+                     for _, value, digits, name in tables]
+
+
 def _pairwise_blocks(df: pd.DataFrame, pairs: pd.DataFrame, *, h: int, prefix: str, fig) -> list[Block]:
     regs = [str(r) for r in df["regularizer"].cat.categories if (df["regularizer"] == r).any()]
+    if pairs["setting"].nunique() > MANY_SETTINGS:
+        return [Heading("Pairwise comparisons", h),
+                Text(f"P(A's FID < B's FID) over seed pairs, with its 95% interval, for every pair of regularizers at "
+                     f"each of the {pairs['setting'].nunique()} settings: `tables/{prefix}pairwise.csv` (too many "
+                     "settings for a heat map each; the tuning budget below compares regularizers across them)."),
+                Table(pairs, f"{prefix}pairwise", shown=False)]
     heat = figures.pairwise_heatmaps(pairs, regs, path=fig("pairwise"))
     blocks: list[Block] = [
         Heading("Pairwise comparisons", h),
@@ -215,6 +275,7 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
     extractor = _values(df, "feature_extractor") or "n/a"
     dataset, architecture = df["dataset"].iloc[0], df["architecture"].iloc[0]
     regs, settings = [str(r) for r in df["regularizer"].cat.categories], sorted(df["setting"].unique())
+    many = len(settings) > MANY_SETTINGS
     counts = df["status"].value_counts().to_dict()
     comparable = extractor.startswith("inception")  # the paper's numbers are Inception's
     published = paper.table2(dataset, architecture) if comparable else {}
@@ -250,23 +311,7 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
                            "the same protocol (see Reproducibility)."))
     blocks += [
         Heading("Robustness across settings", h),
-        Text("Each regularizer under every optimizer setting (the paper's Figures 1 and 2). A setting where a "
-             "run diverged or failed says so, in the figures and the tables."),
-        Table(_settings_table(df), f"{prefix}settings"),
-        Figure(figures.grouped_bars(df, "inception_score_mean", ylabel=f"Inception Score ({extractor}), higher "
-                                    "is better", title="IS per setting (cf. Miyato et al. 2018, Fig. 1)",
-                                    path=fig("is_per_setting"), colour_of=colour_of, intervals=True),
-               "IS per setting"),
-        Figure(figures.grouped_bars(df, "fid", ylabel=f"FID ({extractor}), lower is better",
-                                    title="FID per setting (cf. Fig. 2)", path=fig("fid_per_setting"),
-                                    colour_of=colour_of, intervals=True), "FID per setting"),
-        Text(f"Inception Score ({extractor}) per setting, mean over seeds [95% interval]:"),
-        Table(per_setting_table(df, "inception_score_mean"), f"{prefix}is_per_setting"),
-        Text(f"FID ({extractor}) per setting, mean over seeds [95% interval]:"),
-        Table(per_setting_table(df, "fid"), f"{prefix}fid_per_setting"),
-        Text(f"KID ({extractor}) per setting, mean over seeds [95% interval] (unbiased at small sample counts, "
-             "where FID is biased upwards):"),
-        Table(per_setting_table(df, "kid_mean", digits=None), f"{prefix}kid_per_setting"),
+        *_robustness_blocks(df, extractor=extractor, prefix=prefix, fig=fig, colour_of=colour_of),
         Text(f"Every score with its interval, one row per regularizer and setting: `tables/{prefix}scores.csv` "
              "(columns fid_, is_, kid_ mean, ci_low, ci_high)."),
         Table(scores_table(df), f"{prefix}scores", shown=False),
@@ -274,13 +319,17 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
         *_budget_blocks(df, h=h, prefix=prefix, fig=fig, colour_of=colour_of),
         *_findings_blocks(findings, h=h, prefix=prefix),
         Heading("Cost", h),
-        Figure(figures.grouped_bars(df, "sec_per_100_updates", ylabel="seconds per 100 generator updates",
-                                    title="Training time (cf. Fig. 10)", path=fig("time_per_100_updates"),
-                                    colour_of=colour_of), "time per 100 updates"),
+        *([] if many else [Figure(figures.grouped_bars(
+            df, "sec_per_100_updates", ylabel="seconds per 100 generator updates", title="Training time (cf. Fig. 10)",
+            path=fig("time_per_100_updates"), colour_of=colour_of), "time per 100 updates")]),
         Text("Seconds per 100 generator updates (training only: scoring, probes and checkpoints are off the "
              "clock), and in brackets the ratio to `none` at the same setting"
-             + ("" if "none" in regs else " (no `none` run here, so no ratios)") + ":"),
-        Table(cost_table(df), f"{prefix}cost"),
+             + ("" if "none" in regs else " (no `none` run here, so no ratios)")
+             + (f"; with {len(settings)} settings only the median ratio is shown, every setting in "
+                f"`tables/{prefix}cost.csv`:" if many else ":")),
+        Table(cost_table(df).iloc[:, [0, -1]] if many and "none" in regs else cost_table(df), f"{prefix}cost_summary"
+              if many else f"{prefix}cost"),
+        *([Table(cost_table(df), f"{prefix}cost", shown=False)] if many else []),
         Heading("Training", h),
     ]
     rep = figures.representative_runs(df)

@@ -169,3 +169,22 @@ def cost_table(df: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:
             row[f"x {baseline}, median"] = "-" if ratios.isna().all() else f"{ratios.median():.2f}"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def top_settings_table(df: pd.DataFrame, k: int = 3) -> pd.DataFrame:
+    """Per regularizer, its ``k`` best settings by mean FID over seeds [95% interval], with their values: what
+    a sweep over many settings found, readable where a regularizer x setting table is not."""
+    scores = scores_table(df)
+    scores = scores[scores["ok"] > 0]
+    values = df.drop_duplicates("setting").set_index("setting")
+    rows = []
+    for reg in regularizers_of(df):
+        mine = scores[scores["regularizer"] == reg].sort_values("fid_mean").head(k)
+        for rank, (_, row) in enumerate(mine.iterrows(), 1):
+            v = values.loc[row["setting"]]
+            rows.append({"regularizer": reg, "#": rank, "setting": row["setting"], "lr": f"{v['lr']:.3g}",
+                         "beta1": f"{v['beta1']:g}", "beta2": f"{v['beta2']:.4g}", "n_dis": int(v["n_dis"]),
+                         "FID": _interval(row["fid_mean"], row["fid_ci_low"], row["fid_ci_high"]),
+                         "IS": _interval(row["is_mean"], row["is_ci_low"], row["is_ci_high"]),
+                         "runs": f"{int(row['ok'])} of {int(row['runs'])} ok"})
+    return pd.DataFrame(rows)
