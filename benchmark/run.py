@@ -34,21 +34,22 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
-# what `make bench` rewrites: a checkout whose only changes are a fresh report is not running other code
-GENERATED = ("reports",)
+# what decides a run's numbers: a checkout whose other files changed (a fresh report from `make bench`, an edited
+# suite, whose own hash every result records) is not running other code
+CODE = ("benchmark", "examples", "pyproject.toml")
 
 
 def git_state(repo: Path) -> tuple[str | None, bool]:
-    """(commit, dirty) of the checkout whose top is ``repo``, else (None, False). Dirty: tracked files other
-    than generated reports differ from the commit."""
+    """(commit, dirty) of the checkout whose top is ``repo``, else (None, False). Dirty: tracked code files
+    (CODE) differ from the commit."""
     try:
         top, _, commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "--show-toplevel", "HEAD"],
                                         capture_output=True, text=True, timeout=10).stdout.partition("\n")
         # an installed copy inside someone else's repository (a venv in a project) is not that project's code
         commit = commit.strip() if top and Path(top).resolve() == Path(repo).resolve() else None
         dirty = bool(commit) and bool(subprocess.run(
-            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no", "--", ".",
-             *(f":(exclude){path}" for path in GENERATED)], capture_output=True, text=True, timeout=10).stdout.strip())
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no", "--", *CODE],
+            capture_output=True, text=True, timeout=10).stdout.strip())
     except (OSError, subprocess.SubprocessError):  # no git, or not a checkout: the version must do
         commit, dirty = None, False
     return commit or None, dirty

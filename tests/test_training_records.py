@@ -193,7 +193,7 @@ def test_the_g_step_leaves_d_untouched_and_gives_the_plain_gradient():
     assert all(p.grad is None and p.requires_grad for p in d.parameters())
 
 
-def test_a_result_calls_code_dirty_but_not_a_rewritten_report(tmp_path):
+def test_a_result_calls_code_dirty_but_not_a_rewritten_report_or_suite(tmp_path):
     import subprocess
 
     from benchmark.run import git_state
@@ -202,13 +202,15 @@ def test_a_result_calls_code_dirty_but_not_a_rewritten_report(tmp_path):
         subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args],
                        check=True, capture_output=True)
 
-    (tmp_path / "benchmark").mkdir(), (tmp_path / "reports").mkdir()
+    (tmp_path / "benchmark").mkdir(), (tmp_path / "reports").mkdir(), (tmp_path / "suites").mkdir()
     (tmp_path / "benchmark" / "train.py").write_text("a")
     (tmp_path / "reports" / "report.md").write_text("a")
+    (tmp_path / "suites" / "mine.yaml").write_text("a")
     git("init", "-q"), git("add", "."), git("commit", "-qm", "x")
     commit, dirty = git_state(tmp_path)
     assert len(commit) == 40 and not dirty
     (tmp_path / "reports" / "report.md").write_text("b")  # what make bench does to the committed report
+    (tmp_path / "suites" / "mine.yaml").write_text("b")  # a suite is data: every result records its hash
     assert git_state(tmp_path) == (commit, False)
     (tmp_path / "benchmark" / "train.py").write_text("b")
     assert git_state(tmp_path) == (commit, True)
