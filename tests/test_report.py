@@ -304,3 +304,7 @@ def test_a_random_search_report_reads_with_many_settings(tmp_path):
     budget = pd.read_csv(out / "tables" / "budget_long.csv")
     assert set(budget["k"]) == set(range(1, 21))
     check_links(out)
+    assert "`spectral_norm` (" in md.split("##")[1] and "rank" in md.split("##")[1]
+    one_seed = write_folder(tmp_path / "results" / "one", [r for r in rows if r["seed"] == 0])
+    short = write_report(one_seed, out_dir=tmp_path / "r1").read_text().split("##")[1]
+    assert "no interval, so no ranking" in short and "`spectral_norm` has the lowest FID" in short

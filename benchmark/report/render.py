@@ -114,12 +114,7 @@ def _in_short(df: pd.DataFrame, pairs: pd.DataFrame, findings: pd.DataFrame) -> 
     parts = []
     scores = scores_table(df)
     if df["setting"].nunique() > MANY_SETTINGS:  # a sweep: who is best at their best settings, not per setting
-        best, ranks = best_settings(df), tied_ranks(df)
-        leaders = [r for r in best if ranks[r] == 1]
-        parts.append(f"over {df['setting'].nunique()} settings, " + ", ".join(
-            f"`{r}` ({_interval(*scores[(scores['regularizer'] == r) & (scores['setting'] == best[r])][['fid_mean', 'fid_ci_low', 'fid_ci_high']].iloc[0], 1)} at {best[r]})"
-            for r in leaders) + (" rank first at their best settings (not separated from each other)"
-                                 if len(leaders) > 1 else " ranks first at its best setting"))
+        parts.append(_sweep_leaders(df, scores, one_seed=n == "1"))
     for setting in ([] if df["setting"].nunique() > MANY_SETTINGS else sorted(df["setting"].unique())):
         here = scores[(scores["setting"] == setting) & (scores["ok"] > 0)]
         if here.empty:
@@ -191,6 +186,22 @@ def _robustness_blocks(df: pd.DataFrame, *, extractor: str, prefix: str, fig, co
     ]
     return blocks + [Table(per_setting_table(df, value, digits=digits), f"{prefix}{name}", shown=False)
                      for _, value, digits, name in tables]
+
+
+def _sweep_leaders(df: pd.DataFrame, scores: pd.DataFrame, *, one_seed: bool) -> str:
+    """For a sweep's first paragraph: the regularizers that rank first at their best settings."""
+    best, n_settings = best_settings(df), df["setting"].nunique()
+    at_best = {r: scores[(scores["regularizer"] == r) & (scores["setting"] == s)].iloc[0] for r, s in best.items()}
+    if one_seed:  # no interval anywhere: every regularizer would "rank first", which says nothing
+        top = min(best, key=lambda r: at_best[r]["fid_mean"])
+        return (f"over {n_settings} settings with one seed (no interval, so no ranking), `{top}` has the lowest "
+                f"FID ({at_best[top]['fid_mean']:.1f} at {best[top]})")
+    ranks = tied_ranks(df)
+    leaders = [r for r in best if ranks[r] == 1]
+    text = ", ".join(f"`{r}` ({_interval(at_best[r]['fid_mean'], at_best[r]['fid_ci_low'], at_best[r]['fid_ci_high'], 1)}"
+                     f" at {best[r]})" for r in leaders)
+    return (f"over {n_settings} settings, {text} " + ("rank first at their best settings (not separated from each "
+                                                      "other)" if len(leaders) > 1 else "ranks first at its best setting"))
 
 
 def _pairwise_blocks(df: pd.DataFrame, pairs: pd.DataFrame, *, h: int, prefix: str, fig) -> list[Block]:
