@@ -12,6 +12,7 @@ from matplotlib import ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .comparisons import regularizers_of  # noqa: E402
 from .stats import FLOORS, mean_ci  # noqa: E402
 from .tables import pivot  # noqa: E402
 
@@ -307,7 +308,7 @@ def swept_scatter(df: pd.DataFrame, value: str, *, ylabel: str, title: str, path
     runs all diverged or failed is an x at the top of its panel."""
     axes_swept = swept_axes(df) or ["lr"]
     x_axis, colour_axis = axes_swept[0], (axes_swept[1] if len(axes_swept) > 1 else None)
-    regs = [str(r) for r in df["regularizer"].cat.categories if (df["regularizer"] == r).any()]
+    regs = regularizers_of(df)
     cols = min(4, len(regs))
     rows = int(np.ceil(len(regs) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols + 1.2, 2.9 * rows + 0.6), squeeze=False,

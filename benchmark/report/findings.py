@@ -29,14 +29,14 @@ def _p_text(label: str, row: dict) -> str:
     return f"{label}: P = {row['p_a_better']:.2f}{ci} (n {row['n_a']} vs {row['n_b']})"
 
 
-def _verdict(signs: list[int], *, need_all: int) -> str:
+def _verdict(signs: list[int]) -> str:
     """From the separations of the comparisons a finding rests on: any against it -> not reproduced; all in
-    its favour (``need_all`` = +1) -> reproduced; otherwise inconclusive."""
+    its favour (+1) -> reproduced; otherwise inconclusive."""
     if not signs:
         return NOT_APPLICABLE
-    if any(s == -need_all for s in signs):
+    if any(s == -1 for s in signs):
         return NOT_REPRODUCED
-    return REPRODUCED if all(s == need_all for s in signs) else INCONCLUSIVE
+    return REPRODUCED if all(s == 1 for s in signs) else INCONCLUSIVE
 
 
 def beats(df: pd.DataFrame, rule: dict) -> tuple[str, list[str]]:
@@ -49,7 +49,7 @@ def beats(df: pd.DataFrame, rule: dict) -> tuple[str, list[str]]:
                 row = _p(df, a, setting, b, setting)
                 signs.append(separated(row))
                 evidence.append(_p_text(f"{setting}: P(FID {a} < {b})", row))
-    return _verdict(signs, need_all=1), evidence
+    return _verdict(signs), evidence
 
 
 def not_worse_than_best(df: pd.DataFrame, rule: dict) -> tuple[str, list[str]]:
@@ -70,7 +70,7 @@ def not_worse_than_best(df: pd.DataFrame, rule: dict) -> tuple[str, list[str]]:
         row = _p(df, best, setting, a, setting)
         signs.append(-1 if separated(row) == 1 else 0 if np.isnan(row["ci_low"]) else 1)
         evidence.append(_p_text(f"{setting}: P(FID {best} < {a})", row))
-    return _verdict(signs, need_all=1), evidence
+    return _verdict(signs), evidence
 
 
 def degrades_with_n_dis(df: pd.DataFrame, rule: dict) -> tuple[str, list[str]]:
@@ -121,7 +121,7 @@ def cost(df: pd.DataFrame, rule: dict) -> tuple[str, list[str]]:
                 signs.append(1 if high <= limit else -1 if low > limit else 0)
             else:
                 signs.append(1 if low >= limit else -1 if high < limit else 0)
-    return _verdict(signs, need_all=1), evidence
+    return _verdict(signs), evidence
 
 
 RULES: dict[str, Callable[[pd.DataFrame, dict], tuple[str, list[str]]]] = {

@@ -11,17 +11,16 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .. import paper
 from .findings import check_findings
 from ..store import CHECKPOINT_DIR, read_plan, read_real_data, read_results, read_samples
 from . import figures
-from .comparisons import best_settings, budget_table, pairwise_table, scores_table, tied_ranks
+from .comparisons import best_settings, budget_table, pairwise_table, regularizers_of, scores_table, tied_ranks
 from .document import Block, Bullets, Figure, Heading, Table, Text, to_html, to_markdown, write_tables
 from .stats import BOOTSTRAP_RESAMPLES
-from .tables import (_interval, best_table, cost_table, per_setting_table, runs_frame, runs_table,
+from .tables import (best_table, cost_table, interval, per_setting_table, runs_frame, runs_table,
                      top_settings_table)
 
 
@@ -95,6 +94,7 @@ def _groups(records: list[dict]) -> dict[tuple, list[dict]]:
     return groups
 
 
+MANY_SETTINGS = 8  # past this, a bar or a table column per setting stops being readable
 _STATISTICS = (
     "Intervals are 95%: Student's t interval of the mean over seeds (`scipy.stats.t`; with 3 seeds it spans "
     "±2.48 standard deviations, so it is wide; its low end is clipped at 0 for FID and KID and at 1 for IS, "
@@ -124,7 +124,7 @@ def _in_short(df: pd.DataFrame, pairs: pd.DataFrame, findings: pd.DataFrame) -> 
         beaten = mine[mine["ci_low"] > 0.5]["b"].tolist()
         tied = mine[~(mine["ci_low"] > 0.5)]["b"].tolist()
         text = (f"at **{setting}**, `{lead['regularizer']}` has the lowest FID "
-                f"({_interval(lead['fid_mean'], lead['fid_ci_low'], lead['fid_ci_high'], 1)})")
+                f"({interval(lead['fid_mean'], lead['fid_ci_low'], lead['fid_ci_high'], 1)})")
         if mine.empty:  # alone at this setting: nothing to compare with
             pass
         elif mine["ci_low"].isna().all():
@@ -140,9 +140,6 @@ def _in_short(df: pd.DataFrame, pairs: pd.DataFrame, findings: pd.DataFrame) -> 
                                                       "not applicable") if v in counts)
     return (f"**In short** ({n} seed{'s' if n != '1' else ''} per regularizer and setting, 95% intervals): "
             + "; ".join(parts) + f". The paper's findings on these runs: {verdicts} (see Paper's findings).")
-
-
-MANY_SETTINGS = 8  # past this, a bar or a table column per setting stops being readable
 
 
 def _robustness_blocks(df: pd.DataFrame, *, extractor: str, prefix: str, fig, colour_of: dict) -> list[Block]:
@@ -198,14 +195,14 @@ def _sweep_leaders(df: pd.DataFrame, scores: pd.DataFrame, *, one_seed: bool) ->
                 f"FID ({at_best[top]['fid_mean']:.1f} at {best[top]})")
     ranks = tied_ranks(df)
     leaders = [r for r in best if ranks[r] == 1]
-    text = ", ".join(f"`{r}` ({_interval(at_best[r]['fid_mean'], at_best[r]['fid_ci_low'], at_best[r]['fid_ci_high'], 1)}"
+    text = ", ".join(f"`{r}` ({interval(at_best[r]['fid_mean'], at_best[r]['fid_ci_low'], at_best[r]['fid_ci_high'], 1)}"
                      f" at {best[r]})" for r in leaders)
     return (f"over {n_settings} settings, {text} " + ("rank first at their best settings (not separated from each "
                                                       "other)" if len(leaders) > 1 else "ranks first at its best setting"))
 
 
 def _pairwise_blocks(df: pd.DataFrame, pairs: pd.DataFrame, *, h: int, prefix: str, fig) -> list[Block]:
-    regs = [str(r) for r in df["regularizer"].cat.categories if (df["regularizer"] == r).any()]
+    regs = regularizers_of(df)
     if pairs["setting"].nunique() > MANY_SETTINGS:
         return [Heading("Pairwise comparisons", h),
                 Text(f"P(A's FID < B's FID) over seed pairs, with its 95% interval, for every pair of regularizers at "
@@ -230,7 +227,7 @@ def _budget_blocks(df: pd.DataFrame, *, h: int, prefix: str, fig, colour_of: dic
     curve = figures.budget_curves(budget, path=fig("budget"), colour_of=colour_of)
     if curve is None:
         return []
-    wide = budget.assign(cell=[_interval(m, lo, hi, 1) for m, lo, hi in zip(
+    wide = budget.assign(cell=[interval(m, lo, hi, 1) for m, lo, hi in zip(
         budget["expected_best_fid"], budget["ci_low"], budget["ci_high"])]).pivot(
         index="regularizer", columns="k", values="cell").reindex(list(dict.fromkeys(budget["regularizer"])))
     wide.columns = [f"k={k}" for k in wide.columns]

@@ -48,7 +48,7 @@ def real_data_row(real: dict, extractor: str) -> dict:
     return {"regularizer": f"real data ({where})", "FID rank": "-", "runs": "-",
             "ok": "-", f"best IS ({extractor})": is_text,
             "IS setting": "-", f"best FID ({extractor})": _fmt(r["fid"]), "FID setting": "-",
-            f"KID ({extractor})": _interval(r.get("kid_mean", np.nan), np.nan, np.nan)}
+            f"KID ({extractor})": interval(r.get("kid_mean", np.nan), np.nan, np.nan)}
 
 
 def _paper_columns(out: pd.DataFrame, published: dict, real_published: dict | None) -> pd.DataFrame:
@@ -65,7 +65,7 @@ def _paper_columns(out: pd.DataFrame, published: dict, real_published: dict | No
     return out
 
 
-def _interval(mean: float, low: float, high: float, digits: int | None = None) -> str:
+def interval(mean: float, low: float, high: float, digits: int | None = None) -> str:
     """mean [low, high], or the mean alone where there is no interval (one seed). ``digits`` None: 2 decimals,
     or 4 for values below 1 (KID on Inception features is ~0.01, on digits-cnn's ~100)."""
     if pd.isna(mean):
@@ -95,14 +95,14 @@ def best_table(df: pd.DataFrame, extractor: str, real: list[dict] = (), *, publi
             bi, bf = mine.loc[mine["is_mean"].idxmax()], mine.loc[best_fid[reg]]
             seeds = f" ({int(bf['ok'])} seeds)" if bf["ok"] > 1 else ""
             if bi["ok"] > 1:
-                is_text = _interval(bi["is_mean"], bi["is_ci_low"], bi["is_ci_high"], 2) + f" ({int(bi['ok'])} seeds)"
+                is_text = interval(bi["is_mean"], bi["is_ci_low"], bi["is_ci_high"], 2) + f" ({int(bi['ok'])} seeds)"
             else:  # one seed: the IS's own std over its splits, as the paper's +-
                 split_std = runs.loc[(runs["setting"] == bi.name) & (runs["status"] == "ok"), "inception_score_std"]
                 is_text = f"{bi['is_mean']:.2f} ± {_fmt(split_std.mean())}"
             row.update({"FID rank": str(ranks[reg]), f"best IS ({extractor})": is_text, "IS setting": bi.name,
-                        f"best FID ({extractor})": _interval(bf["fid_mean"], bf["fid_ci_low"], bf["fid_ci_high"], 2)
+                        f"best FID ({extractor})": interval(bf["fid_mean"], bf["fid_ci_low"], bf["fid_ci_high"], 2)
                         + seeds, "FID setting": bf.name,
-                        f"KID ({extractor})": _interval(bf["kid_mean"], bf["kid_ci_low"], bf["kid_ci_high"]),
+                        f"KID ({extractor})": interval(bf["kid_mean"], bf["kid_ci_low"], bf["kid_ci_high"]),
                         "_fid": bf["fid_mean"]})
         rows.append(row)
     out = pd.DataFrame(rows)
@@ -135,7 +135,7 @@ def _cell(runs: pd.DataFrame, value: str, digits: int) -> str:
     why = "/".join(sorted(set(bad)))
     if ok.empty:
         return why or "no score"
-    text = _interval(*mean_ci(ok.astype(float), FLOORS.get(value)), digits)
+    text = interval(*mean_ci(ok.astype(float), FLOORS.get(value)), digits)
     return text + (f" ({len(bad)} of {len(runs)} {why})" if len(bad) else "")
 
 
@@ -184,7 +184,7 @@ def top_settings_table(df: pd.DataFrame, k: int = 3) -> pd.DataFrame:
             v = values.loc[row["setting"]]
             rows.append({"regularizer": reg, "#": rank, "setting": row["setting"], "lr": f"{v['lr']:.3g}",
                          "beta1": f"{v['beta1']:g}", "beta2": f"{v['beta2']:.4g}", "n_dis": int(v["n_dis"]),
-                         "FID": _interval(row["fid_mean"], row["fid_ci_low"], row["fid_ci_high"]),
-                         "IS": _interval(row["is_mean"], row["is_ci_low"], row["is_ci_high"]),
+                         "FID": interval(row["fid_mean"], row["fid_ci_low"], row["fid_ci_high"]),
+                         "IS": interval(row["is_mean"], row["is_ci_low"], row["is_ci_high"]),
                          "runs": f"{int(row['ok'])} of {int(row['runs'])} ok"})
     return pd.DataFrame(rows)
