@@ -161,7 +161,9 @@ def cmd_list(args) -> int:
     for name in REGULARIZERS.names():
         cls = REGULARIZERS.get(name)
         params = ", ".join(f"{k}={v}" for k, v in cls.defaults.items()) or "-"
-        hooks = ", ".join(h for h in cls.HOOKS if cls.uses(h)) or "-"
+        hooks = [f"penalty({', '.join(cls.penalty_extras())})" if h == "penalty" and cls.penalty_extras() else h
+                 for h in cls.HOOKS if cls.uses(h)]
+        hooks = ", ".join(hooks + (["state"] if cls.uses("state_dict") else [])) or "-"
         loss = f"; loss {cls.loss}" if cls.loss else ""
         print(f"  {name:<16} params: {params}; hooks: {hooks}{loss} [{REGULARIZERS.origin(name)}]")
     for problem in PLUGIN_PROBLEMS.values():

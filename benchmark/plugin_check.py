@@ -3,11 +3,17 @@
 On the tiny standard CNN and ResNet, on CPU and random images: D and G are built with the regularizer's
 hooks, D and G steps are taken with the same code as every run (train.Steps), and we check finite losses,
 gradients that reach every parameter, a state_dict that round-trips, an eval mode without side effects,
-and a few updates through the trainer itself. The built-in regularizers all pass (tests/test_plugins.py).
+an augmentation that keeps shapes and gradients, a D forward hook whose output D's loss can take, a few
+updates through the trainer itself, and a run resumed from a checkpoint that ends where an uninterrupted one
+does, regularizer state included. The built-in regularizers all pass (tests/test_plugins.py).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
+import numbers
+import tempfile
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Callable
 
@@ -51,6 +57,25 @@ def _gradients(module: torch.nn.Module, what: str) -> None:
 
 def _changed(before: dict, after: dict) -> list[str]:
     return [k for k in before if not torch.equal(before[k], after[k])]
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return a.shape == b.shape and torch.allclose(a.float().cpu(), b.float().cpu(), rtol=1e-5, atol=1e-8)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, numbers.Real) and isinstance(b, numbers.Real):
+        return math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-12)
+    return a == b
+
+
+def _state_attributes(reg) -> dict:
+    """The numbers and tensors a regularizer holds outside its hyperparameters: what a stateful one that forgot
+    state_dict() would lose on resume."""
+    return {k: v for k, v in vars(reg).items()
+            if k != "params" and isinstance(v, (numbers.Real, torch.Tensor)) and not isinstance(v, bool)}
 
 
 def _checks(spec: RunSpec) -> list[tuple[str, Callable[[], None]]]:
@@ -104,18 +129,72 @@ def _checks(spec: RunSpec) -> list[tuple[str, Callable[[], None]]]:
         if not torch.equal(first, second):
             raise AssertionError("two forwards in eval mode differ")
 
+    def augment():
+        reg = state["reg"]
+        if not reg.uses("augment"):
+            return
+        x = images.clone().requires_grad_(True)
+        out = reg.augment(x)
+        if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+            raise AssertionError(f"augment turned a batch of shape {tuple(x.shape)} into "
+                                 f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}")
+        if not _finite(out):
+            raise AssertionError("augment's output is not finite")
+        if not out.requires_grad:
+            raise AssertionError("augment's output has no gradient to its input (G's gradient must flow through it)")
+        (grad,) = torch.autograd.grad(out.sum(), x, allow_unused=True)
+        if grad is None or not _finite(grad) or not grad.abs().sum() > 0:
+            raise AssertionError("augment is not differentiable: no finite, non-zero gradient reaches its input")
+
+    def discriminate():
+        reg, d = state["reg"], state["d"]
+        if not reg.uses("discriminate"):
+            return
+        fake = state["g"](torch.randn(BATCH, spec.z_dim))  # with G's graph, as in G's step
+        out = reg.discriminate(d, fake)
+        if not isinstance(out, torch.Tensor) or out.numel() != BATCH or not _finite(out):
+            raise AssertionError("discriminate must return one finite output per image, got "
+                                 f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}")
+        (grad,) = torch.autograd.grad(out.sum(), fake, allow_unused=True)
+        if grad is None or not grad.abs().sum() > 0:
+            raise AssertionError("discriminate's output has no gradient to the images (G could not learn)")
+
+    real = torch.randint(0, 256, (64, 3, spec.image_size, spec.image_size), dtype=torch.uint8)
+
     def trainer():
-        real = torch.randint(0, 256, (64, 3, spec.image_size, spec.image_size), dtype=torch.uint8)
         outcome = train(spec, real, progress=False)
         if outcome.status != "ok":
             raise AssertionError(outcome.error or outcome.status)
 
+    def resume():
+        # a 4-update run checkpoints at update 2 and goes on; a second call resumes from that checkpoint
+        longer = dataclasses.replace(spec, steps=4, checkpoint_every=2)
+        with tempfile.TemporaryDirectory() as tmp:
+            ckpt = Path(tmp) / "run.pt"
+            whole = train(longer, real, progress=False, checkpoint=ckpt)
+            resumed = train(longer, real, progress=False, checkpoint=ckpt)
+        if resumed.resumed_from != 2:
+            raise AssertionError(f"the run resumed from update {resumed.resumed_from}, not 2")
+        a, b = whole.regularizer, resumed.regularizer
+        if not _same(a.state_dict(), b.state_dict()):
+            raise AssertionError("the regularizer's state_dict() after resuming differs from an uninterrupted run's")
+        for key, value in _state_attributes(a).items():
+            if not _same(value, _state_attributes(b).get(key)):
+                raise AssertionError(f"attribute {key!r} of the regularizer differs after resuming from a checkpoint: "
+                                     "keep state in state_dict() / load_state_dict()")
+        for (key, x), y in zip(whole.generator.state_dict().items(), resumed.generator.state_dict().values()):
+            if not _same(x, y):
+                raise AssertionError(f"G's {key} after resuming differs from an uninterrupted run's")
+
     return [("builds D and G; D's output is finite", builds),
+            ("augment: same shape, finite, differentiable (if used)", augment),
+            ("discriminate: one output per image, gradient to it (if used)", discriminate),
             ("D step: finite loss, gradients reach every D weight", d_step),
             ("G step: finite loss, gradients reach every G weight", g_step),
             ("state_dict round trip (eval-mode output equal)", round_trip),
             ("eval mode has no side effects", eval_mode),
-            (f"{spec.steps} updates through the trainer (n_dis {spec.n_dis})", trainer)]
+            (f"{spec.steps} updates through the trainer (n_dis {spec.n_dis})", trainer),
+            ("resumed from a checkpoint = uninterrupted, regularizer state too", resume)]
 
 
 def check_plugin(name: str, *, params: dict | None = None) -> list[Outcome]:

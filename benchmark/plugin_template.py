@@ -44,13 +44,34 @@ class {cls}(Regularizer):
     def initialize(self, discriminator: nn.Module) -> None:
         """Once, after D is built (orthonormal initialization)."""
 
-    def penalty(self, *, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | None:
-        """Added to every D loss. real and fake are batches in [-1, 1] (fake detached from G); return a
-        scalar tensor (keep it differentiable: its gradient trains D), or None for no penalty."""
+    def augment(self, images: torch.Tensor) -> torch.Tensor:
+        """Every batch D sees, real and fake, in D's step and in G's, passes through here first (DiffAugment).
+        Keep the shape and stay differentiable: G's gradient flows back through it."""
+        return images
+
+    def discriminate(self, discriminator: nn.Module, images: torch.Tensor) -> torch.Tensor:
+        """D's forward in both steps: return D's output on images, transformed if you like (gradient
+        normalization). One output per image."""
+        return discriminator(images)
+
+    def penalty(self, *, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor | None:
+        """Added to every D loss. real and fake are the batches D just saw, in [-1, 1] (augmented if augment is
+        used; fake detached from G); d_real and d_fake are D's outputs on them, with their graph (drop these two
+        arguments if you do not need them). Return a scalar tensor (keep it differentiable: its gradient trains
+        D), or None for no penalty."""
         return None
 
     def after_d_step(self, discriminator: nn.Module) -> None:
         """After every D optimizer step (weight clipping); change weights in place under torch.no_grad()."""
+
+    def state_dict(self) -> dict:
+        """State kept across steps (moving averages, counters): saved in every checkpoint, so a resumed run
+        continues it. Plain values and tensors."""
+        return {{}}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what state_dict returned, when a run resumes from a checkpoint."""
 '''
 
 

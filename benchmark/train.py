@@ -41,6 +41,7 @@ class TrainOutcome:
     error: str | None = None
     resumed_from: int | None = None
     d_passes: str = "separate"  # as run: D with batch statistics always sees real and fake apart
+    regularizer: Regularizer | None = None  # with the state it ended in
 
 
 def resolve_device(name: str) -> torch.device:
@@ -81,6 +82,11 @@ class Steps:
         self.opt_d = torch.optim.Adam(d.parameters(), lr=spec.lr, betas=(spec.beta1, spec.beta2), fused=True)
         self.opt_g = torch.optim.Adam(g.parameters(), lr=spec.lr, betas=(spec.beta1, spec.beta2), fused=True)
         self.penalty = reg.penalty if reg.uses("penalty") else None
+        self.extras = reg.penalty_extras() if self.penalty is not None else ()
+        self.augment = reg.augment if reg.uses("augment") else None
+        # D's forward as both steps run it: the compiled module itself unless the regularizer wraps it
+        self.discriminate = (functools.partial(reg.discriminate, self.d_forward) if reg.uses("discriminate")
+                             else self.d_forward)
         self.after_d_step = reg.after_d_step if reg.uses("after_d_step") else None
         # separate: D runs on the real batch, then on the fake one, as the authors' updater (two power iterations
         # per D update under spectral norm). joint: one forward of both (half the kernel launches, one power
@@ -110,16 +116,19 @@ class Steps:
         with torch.no_grad(), self.autocast():
             fake = self.g(self.z(b)).float()
         with self.autocast():
+            if self.augment is not None:  # real and fake apart: an augmentation may draw per batch
+                x, fake = self.augment(x), self.augment(fake)
             if self.joint:
                 both = torch.cat([x, fake])
                 if self.channels_last:
                     both = both.contiguous(memory_format=torch.channels_last)
-                d_real, d_fake = d(both).float().split(b)
+                d_real, d_fake = self.discriminate(both).float().split(b)
             else:
-                d_real, d_fake = d(x).float(), d(fake).float()
+                d_real, d_fake = self.discriminate(x).float(), self.discriminate(fake).float()
             d_loss = self.loss.d(d_real, d_fake)
             if self.penalty is not None:
-                extra = self.penalty(discriminator=self.d, real=x, fake=fake)
+                outputs = {"d_real": d_real, "d_fake": d_fake}
+                extra = self.penalty(discriminator=self.d, real=x, fake=fake, **{k: outputs[k] for k in self.extras})
                 if extra is not None:  # a penalty hook may decline, as the base class's does
                     d_loss = d_loss + extra
         self.opt_d.zero_grad(set_to_none=True)
@@ -137,7 +146,10 @@ class Steps:
             p.requires_grad_(False)
         try:
             with self.autocast():
-                g_loss = self.loss.g(self.d_forward(self.g(self.z(b))).float())
+                fake = self.g(self.z(b))
+                if self.augment is not None:
+                    fake = self.augment(fake)
+                g_loss = self.loss.g(self.discriminate(fake).float())
             self.opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
         finally:
@@ -224,6 +236,7 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
             raise ValueError(f"checkpoint {ckpt.path} belongs to another config ({state['config_hash']}, "
                              f"this run is {spec.config_hash}); move it away to start this run afresh")
         g.load_state_dict(state["g"]), d.load_state_dict(state["d"])
+        reg.load_state_dict(state.get("regularizer", {}))  # checkpoints before regularizer state hold none
         opt_g.load_state_dict(state["opt_g"]), opt_d.load_state_dict(state["opt_d"])
         torch.set_rng_state(state["rng"]), data_rng.set_state(state["data_rng"])
         if device.type == "cuda" and state.get("cuda_rng") is not None:
@@ -242,7 +255,7 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
         ckpt.save({"g": g.state_dict(), "d": d.state_dict(), "opt_g": opt_g.state_dict(),
                    "opt_d": opt_d.state_dict(), "rng": torch.get_rng_state(), "data_rng": data_rng.get_state(),
                    "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                   "history": history, "step": step, "train_seconds": train_seconds,
+                   "regularizer": reg.state_dict(), "history": history, "step": step, "train_seconds": train_seconds,
                    "config_hash": spec.config_hash})
 
     def off_clock(step: int) -> None:
@@ -312,7 +325,7 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
     return TrainOutcome(generator=g, discriminator=d, status=status, steps_done=step,
                         sec_per_100_updates=100.0 * train_seconds / step if step else None,
                         history=history, error=error, resumed_from=resumed_from,
-                        d_passes="joint" if steps.joint else "separate")
+                        d_passes="joint" if steps.joint else "separate", regularizer=reg)
 
 
 @torch.no_grad()

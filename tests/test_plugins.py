@@ -67,13 +67,16 @@ def test_builtins_pass_check_plugin(name):
 def test_the_example_package_is_discovered_checked_and_runs_in_a_suite(examples_site, tmp_path):
     listed = regbench("list", site=examples_site)
     assert listed.returncode == 0, listed.stderr
-    for name, target in (("r1", "regbench_examples.r1:R1"), ("sn_gp", "regbench_examples.sn_gp:SpectralNormGP")):
+    declared = tomllib.loads((EXAMPLES / "pyproject.toml").read_text())["project"]["entry-points"]
+    targets = declared["regbench.regularizers"]
+    assert {"r1", "sn_gp", "diffaugment", "bcr", "lecam", "gradient_norm"} <= set(targets)
+    for name, target in targets.items():
         line = next(l for l in listed.stdout.splitlines() if l.strip().startswith(name + " "))
         assert f"entry point {target} from regbench-examples {TEST_VERSION}" in line
     assert "!" not in listed.stdout
     for name in ("r1", "sn_gp"):
         check = regbench("check-plugin", name, site=examples_site)
-        assert check.returncode == 0 and f"PASS: {name} passed 12 of 12 checks" in check.stdout, check.stdout
+        assert check.returncode == 0 and f"PASS: {name} passed 18 of 18 checks" in check.stdout, check.stdout
     suite = tiny_suite(tmp_path / "beyond.yaml", ["r1", {"name": "r1", "label": "r1_g1", "params": {"gamma": 1.0}},
                                                   "sn_gp"])
     run = regbench("run", str(suite), "--results", str(tmp_path / "results"), "--quiet", site=examples_site)
@@ -201,10 +204,11 @@ def test_new_plugin_writes_a_file_that_passes_check_plugin(tmp_path):
     made = regbench("new-plugin", "my_reg", cwd=tmp_path)
     assert made.returncode == 0 and (tmp_path / "my_reg.py").exists(), made.stderr
     text = (tmp_path / "my_reg.py").read_text()
-    for hook in ("wrap_layer", "normalization", "initialize", "penalty", "after_d_step", "defaults", "loss"):
+    for hook in ("wrap_layer", "normalization", "initialize", "augment", "discriminate", "penalty", "d_real",
+                 "after_d_step", "state_dict", "load_state_dict", "defaults", "loss"):
         assert hook in text
     check = regbench("check-plugin", "my_reg", "--plugin", "my_reg.py", cwd=tmp_path)
-    assert check.returncode == 0 and "PASS: my_reg passed 12 of 12 checks" in check.stdout, check.stdout + check.stderr
+    assert check.returncode == 0 and "PASS: my_reg passed 18 of 18 checks" in check.stdout, check.stdout + check.stderr
     again = regbench("new-plugin", "my_reg", cwd=tmp_path)
     assert again.returncode == 2 and "--force" in again.stderr
 

@@ -9,17 +9,26 @@ The hooks, in the order a run meets them:
 - ``normalization(num_features)``: while D is built, after each hidden conv
   layer; a module returned here is inserted (batch norm, layer norm).
 - ``initialize(discriminator)``: once, after D is built (orthonormal init).
+- ``augment(images)``: every batch D sees, real and fake, in D's step and G's,
+  passes through it first (DiffAugment); it must stay differentiable.
+- ``discriminate(discriminator, images)``: D's forward in both steps, to
+  transform D's output (gradient normalization).
 - ``penalty(discriminator=, real=, fake=)``: added to every D loss (gradient
-  penalty, orthonormal penalty).
+  penalty, orthonormal penalty). It may also ask, by naming them, for
+  ``d_real=`` and ``d_fake=``: D's outputs on this step's batches, with their
+  graph, so a penalty on D's outputs costs no forward (LeCam, consistency).
 - ``after_d_step(discriminator)``: after every D optimizer step (clipping).
 - ``loss``: the adversarial loss the method is defined with, or None to use
   the suite's (WGAN-GP is tied to the Wasserstein loss).
 
-Hyperparameters are declared in ``defaults``; a suite may override any of them
-and nothing else.
+State a regularizer keeps across steps (moving averages, counters) belongs in
+``state_dict()`` / ``load_state_dict()``: every checkpoint saves it and a
+resumed run restores it. Hyperparameters are declared in ``defaults``; a suite
+may override any of them and nothing else.
 """
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any, ClassVar
 
@@ -36,7 +45,9 @@ class Regularizer:
     defaults: ClassVar[dict[str, Any]] = {}
     loss: ClassVar[str | None] = None
 
-    HOOKS = ("wrap_layer", "normalization", "initialize", "penalty", "after_d_step")
+    HOOKS = ("wrap_layer", "normalization", "initialize", "augment", "discriminate", "penalty", "after_d_step")
+    # what a penalty may ask for by name, beyond discriminator, real and fake
+    PENALTY_EXTRAS = ("d_real", "d_fake")
 
     def __init__(self, **params: Any):
         self.params = self.resolve_params(params)
@@ -81,11 +92,39 @@ class Regularizer:
     def initialize(self, discriminator: nn.Module) -> None:
         return None
 
+    def augment(self, images: torch.Tensor) -> torch.Tensor:
+        return images
+
+    def discriminate(self, discriminator: nn.Module, images: torch.Tensor) -> torch.Tensor:
+        return discriminator(images)
+
     def penalty(self, *, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | None:
         return None
 
     def after_d_step(self, discriminator: nn.Module) -> None:
         return None
+
+    @classmethod
+    def penalty_extras(cls) -> tuple[str, ...]:
+        """The optional arguments (d_real, d_fake) this regularizer's penalty names: the trainer passes those only."""
+        try:
+            params = inspect.signature(cls.penalty).parameters
+        except (TypeError, ValueError):  # not a function: validate.problems says so
+            return ()
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return cls.PENALTY_EXTRAS
+        return tuple(k for k in cls.PENALTY_EXTRAS if k in params)
+
+    # -- state kept across steps: saved in checkpoints ------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """What this regularizer has learned or counted during training (not its hyperparameters): plain values
+        and tensors, saved with every checkpoint. Stateless regularizers keep the default, {}."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned, on resume (after ``initialize``)."""
+        if state:
+            raise ValueError(f"{self.name} keeps no state, but a checkpoint holds {sorted(state)} for it")
 
 
 def shift_only(norm: nn.Module) -> nn.Module:

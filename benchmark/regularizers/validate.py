@@ -16,8 +16,12 @@ CALLS: dict[str, tuple[tuple, dict]] = {
     "wrap_layer": (("layer",), {}),
     "normalization": (("num_features",), {}),
     "initialize": (("discriminator",), {}),
+    "augment": (("images",), {}),
+    "discriminate": (("discriminator", "images"), {}),
     "penalty": ((), {"discriminator": None, "real": None, "fake": None}),
     "after_d_step": (("discriminator",), {}),
+    "state_dict": ((), {}),
+    "load_state_dict": (("state",), {}),
 }
 
 
@@ -44,6 +48,8 @@ def problems(obj: Any, *, plugin: bool) -> list[str]:
         if not callable(fn):
             out.append(f"hook {hook} is {type(fn).__name__}, not a method")
             continue
+        if hook == "penalty":  # and whichever of d_real, d_fake it asks for
+            kwargs = {**kwargs, **{k: None for k in obj.penalty_extras()}}
         try:
             inspect.signature(fn).bind(None, *args, **kwargs)  # None stands for self
         except TypeError:
