@@ -69,7 +69,8 @@ def cmd_run(args) -> int:
     if switches:  # on for every run, as if the suite said so (so part of each run's id)
         suites = [dataclasses.replace(s, **switches) for s in suites]
     slurm_options = SlurmOptions(partition=args.slurm_partition, time_min=args.slurm_time,
-                                 array_parallelism=args.slurm_array_parallelism, cluster=args.slurm_cluster)
+                                 array_parallelism=args.slurm_array_parallelism, cluster=args.slurm_cluster,
+                                 max_requeues=args.slurm_max_requeues, signal_delay_s=args.slurm_signal_delay)
     start = time.perf_counter()
     resources = Resources(inception_weights=args.inception_weights)
     failed, largest_run = 0, 0.0
@@ -254,6 +255,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--slurm-partition", help="slurm: partition")
     run.add_argument("--slurm-time", type=_positive, default=24 * 60, help="slurm: time limit per run, minutes")
     run.add_argument("--slurm-array-parallelism", type=_positive, default=64, help="slurm: runs at once")
+    run.add_argument("--slurm-max-requeues", type=_positive, default=10,
+                     help="slurm: a run that reaches its time limit is checkpointed and requeued this many times, "
+                          "then recorded failed (default 10; preemptions do not count)")
+    run.add_argument("--slurm-signal-delay", type=_positive, metavar="SECONDS",
+                     help="slurm: how long before the time limit a run is told to checkpoint and requeue (default 90 "
+                          "s, 30 s for limits under 10 minutes; Slurm may signal up to 30 s earlier)")
     run.add_argument("--slurm-cluster", choices=["slurm", "local", "debug"],
                      help="submitit executor (default: slurm where available); local/debug run here, for tests")
     run.add_argument("--ray-address", help="join a Ray cluster (auto or HOST:PORT); default: start a local one")

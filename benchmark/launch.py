@@ -16,6 +16,7 @@ from .data import load_images
 from .lock import FolderLock
 from .metrics import Scorer
 from .run import execute
+from .slurm import SlurmOptions, results_in_slurm
 from .store import (CHECKPOINT_DIR, REFERENCE_DIR, atomic_write_bytes, finished_ids, write_json, write_plan,
                     write_result, write_samples)
 from .suite import RunSpec, Suite, expand
@@ -110,9 +111,10 @@ def checkpoint_path(results_dir: Path, run_id: str) -> Path:
     return Path(results_dir) / CHECKPOINT_DIR / f"{run_id}.pt"
 
 
-def _execute_in_worker(spec: RunSpec, results_dir: Path):
+def _execute_in_worker(spec: RunSpec, results_dir: Path, should_stop=None):
     record, samples = execute(spec, real=_WORKER_RESOURCES.images(spec), scorer=_WORKER_RESOURCES.scorer(spec),
-                              progress=False, checkpoint=checkpoint_path(results_dir, spec.run_id))
+                              progress=False, checkpoint=checkpoint_path(results_dir, spec.run_id),
+                              should_stop=should_stop)
     return record, None if samples is None else samples.numpy()
 
 
@@ -161,12 +163,13 @@ class ClusterOptions:
         return max(1, int(self.cpus_per_run))
 
 
-def _remote_run(spec: RunSpec, results_dir: str, inception_weights: str | None, threads: int) -> dict:
+def _remote_run(spec: RunSpec, results_dir: str, inception_weights: str | None, threads: int,
+                should_stop=None) -> dict:
     """One run inside a Ray worker or Slurm job: paths in, a plain dict out. Ray and Slurm set
     CUDA_VISIBLE_DEVICES, so a run asking for a GPU sees it as device 0, which spec.device 'auto' picks."""
     if _WORKER_RESOURCES is None:  # Ray reuses worker processes: load data and scorers once per worker
         _init_worker(threads, inception_weights)
-    record, samples = _execute_in_worker(spec, Path(results_dir))
+    record, samples = _execute_in_worker(spec, Path(results_dir), should_stop)
     return {"record": record, "samples": samples}
 
 
@@ -215,48 +218,10 @@ def _results_in_ray(todo: list[RunSpec], workers: int, inception_weights: str | 
             ray.shutdown()
 
 
-@dataclass(frozen=True)
-class SlurmOptions:
-    """submitit's AutoExecutor: a Slurm job array, one job per run. ``cluster`` None means Slurm where
-    it is found (else submitit's local executor); "local" and "debug" are submitit's for testing."""
-
-    partition: str | None = None
-    time_min: int = 24 * 60
-    array_parallelism: int = 64
-    cluster: str | None = None
-
-
 def _results_in_slurm(todo: list[RunSpec], inception_weights: str | None, results_dir: Path,
                       cluster: ClusterOptions, options: SlurmOptions):
-    import submitit
-
-    executor = submitit.AutoExecutor(folder=results_dir / "slurm_logs" / "%j", cluster=options.cluster)
-    params = {"timeout_min": options.time_min, "cpus_per_task": cluster.threads,
-              "name": f"regbench-{todo[0].suite}", "slurm_array_parallelism": options.array_parallelism}
-    if cluster.gpus_per_run:
-        params["gpus_per_node"] = max(1, round(cluster.gpus_per_run))
-    if options.partition:
-        params["slurm_partition"] = options.partition
-    executor.update_parameters(**params)
-    n = len(todo)
-    jobs = executor.map_array(_remote_run, todo, [str(results_dir)] * n, [inception_weights] * n,
-                              [cluster.threads] * n)
-    print(f"slurm: submitted {n} jobs ({executor.cluster}), logs in {results_dir / 'slurm_logs'}", file=sys.stderr)
-    pending_jobs = dict(zip(jobs, todo))
-    while pending_jobs:
-        finished = [job for job in pending_jobs if job.done()]
-        if not finished:
-            time.sleep(1.0)
-            continue
-        for job in finished:
-            spec = pending_jobs.pop(job)
-            try:
-                out = job.result()
-            except Exception as exc:  # job killed, preempted or timed out: no result, rerun picks it up
-                print(f"slurm: run {spec.run_id} lost ({type(exc).__name__}); it stays unfinished",
-                      file=sys.stderr)
-                continue
-            yield out["record"], out["samples"]
+    return results_in_slurm(todo, _remote_run, inception_weights, results_dir, cluster.threads, cluster.gpus_per_run,
+                            options)
 
 
 def plan(suite: Suite, specs: list[RunSpec]) -> dict:

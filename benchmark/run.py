@@ -103,10 +103,11 @@ def history_evaluator(spec: RunSpec, scorer: Scorer):
 
 
 def execute(spec: RunSpec, *, real: torch.Tensor, scorer: Scorer, progress: bool = True,
-            checkpoint: Path | None = None) -> tuple[dict, torch.Tensor | None]:
+            checkpoint: Path | None = None, should_stop=None) -> tuple[dict, torch.Tensor | None]:
     """Run one spec on ``real`` (uint8 training images); a problem inside the run becomes status ``failed``.
 
     ``checkpoint``: where training state is saved (every ``checkpoint_every`` updates) and resumed from.
+    ``should_stop``: see train(); its Stopped passes through.
     Returns the result record and a uint8 grid of samples (or None).
     """
     record = base_record(spec)
@@ -121,7 +122,7 @@ def execute(spec: RunSpec, *, real: torch.Tensor, scorer: Scorer, progress: bool
         record["feature_extractor"] = scorer.extractor_name
         record["protocol"] = scorer.protocol()
         outcome = train(spec, real, progress=progress, evaluate=history_evaluator(spec, scorer),
-                        checkpoint=checkpoint)
+                        checkpoint=checkpoint, should_stop=should_stop)
         record.update(status=outcome.status, error=outcome.error, steps_done=outcome.steps_done,
                       d_passes=outcome.d_passes,
                       sec_per_100_updates=outcome.sec_per_100_updates, history=outcome.history,

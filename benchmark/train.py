@@ -180,6 +180,16 @@ class _CtrlC:
             self._previous = None
 
 
+class Stopped(BaseException):
+    """Raised by train() at an update boundary when ``should_stop`` says so (a Slurm job told its time is up,
+    or that it is preempted), after the state was checkpointed. A BaseException, like KeyboardInterrupt: no
+    ``except Exception`` on the way may turn it into a failed run."""
+
+    def __init__(self, step: int):
+        super().__init__(f"stopped after update {step}; state checkpointed")
+        self.step = step
+
+
 class Checkpoint:
     """A run's full training state, saved atomically every ``checkpoint_every`` updates."""
 
@@ -201,11 +211,13 @@ class Checkpoint:
 
 
 def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
-          evaluate: Callable[[nn.Module], dict] | None = None, checkpoint: Path | None = None) -> TrainOutcome:
+          evaluate: Callable[[nn.Module], dict] | None = None, checkpoint: Path | None = None,
+          should_stop: Callable[[], bool] | None = None) -> TrainOutcome:
     """Train on ``real`` (uint8, N x C x H x W) for ``spec.steps`` generator updates.
 
     ``evaluate(generator)`` is called every ``evaluation.history_every`` updates for the history; ``checkpoint`` is
     where the state is saved every ``spec.checkpoint_every`` updates and resumed from if it exists.
+    ``should_stop()`` is asked before each update: True saves a checkpoint there and raises Stopped.
     Evaluation, spectral-norm probes and checkpoints are kept off the clock.
     """
     device = resolve_device(spec.device)
@@ -287,12 +299,15 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
     clock = time.perf_counter()
     try:
         for step in range(start_step + 1, spec.steps + 1):
-            if interrupt.requested:  # Ctrl-C: stop at a step boundary, where the state can be saved exactly
+            # Ctrl-C, or a scheduler's notice: stop at a step boundary, where the state can be saved exactly
+            if interrupt.requested or (should_stop is not None and should_stop()):
                 if ckpt.path is not None and step - 1 > start_step:
                     train_seconds += time.perf_counter() - clock
                     save_checkpoint(step - 1)
                 bar.close()
-                raise KeyboardInterrupt(f"stopped after update {step - 1}")
+                if interrupt.requested:
+                    raise KeyboardInterrupt(f"stopped after update {step - 1}")
+                raise Stopped(step - 1)
             steps.set_lr(step)
             for _ in range(spec.n_dis):
                 d_loss = steps.d_step(to_unit_range(real[sample(torch.randint(n, (b,), generator=data_rng))]))
