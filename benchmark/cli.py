@@ -10,6 +10,7 @@ from pathlib import Path
 
 EXIT_BAD_INPUT = 2
 EXIT_BUSY = 3  # another driver holds the results folder
+EXIT_CANNOT_WRITE = 4  # a result or checkpoint could not be written (full disk, quota, permissions)
 # the names a user can act on (not torch's): kept import-light so `regbench --help` is fast
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_ENV = "REGBENCH_INCEPTION_WEIGHTS"
@@ -319,7 +320,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from .errors import DatasetUnavailable, FeatureExtractorUnavailable
+    from .errors import CannotWrite, DatasetUnavailable, FeatureExtractorUnavailable
     from .lock import FolderBusy
 
     try:
@@ -330,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     except FolderBusy as exc:
         print(f"regbench: error: {exc}", file=sys.stderr)
         return EXIT_BUSY
+    except CannotWrite as exc:
+        print(f"regbench: error: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_WRITE
     except KeyboardInterrupt:
         print("regbench: interrupted; finished results are kept", file=sys.stderr)
         return 130

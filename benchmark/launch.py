@@ -13,12 +13,13 @@ import torch
 from tqdm import tqdm
 
 from .data import load_images
+from .errors import CannotWrite
 from .lock import FolderLock
 from .metrics import Scorer
 from .run import execute
 from .slurm import SlurmOptions, results_in_slurm
-from .store import (CHECKPOINT_DIR, REFERENCE_DIR, atomic_write_bytes, finished_ids, write_json, write_plan,
-                    write_result, write_samples)
+from .store import (CHECKPOINT_DIR, REFERENCE_DIR, atomic_write_bytes, finished_ids, samples_path, write_json,
+                    write_plan, write_result, write_samples)
 from .suite import RunSpec, Suite, expand
 from .train import resolve_device
 
@@ -210,6 +211,8 @@ def _results_in_ray(todo: list[RunSpec], workers: int, inception_weights: str | 
             try:
                 out = ray.get(done[0])
             except ray.exceptions.RayError as exc:  # a worker or node lost: no result, the next run picks it up
+                if isinstance(getattr(exc, "cause", None), CannotWrite):
+                    raise exc.cause from None
                 print(f"ray: run {spec.run_id} lost ({type(exc).__name__}); it stays unfinished", file=sys.stderr)
                 continue
             yield out["record"], out["samples"]
@@ -272,9 +275,13 @@ def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool
     parallel = len(todo) if launcher == "slurm" else workers
     bar = tqdm(total=len(todo), desc=f"sweep {suite.name}", unit="run", disable=not progress, file=sys.stderr)
     for record, samples in results:
-        if samples is not None:  # samples first: a result file promises its samples exist
-            write_samples(results_dir, record["run_id"], samples)
-        write_result(results_dir, record)
+        try:
+            if samples is not None:  # samples first: a result file promises its samples exist
+                write_samples(results_dir, record["run_id"], samples)
+            write_result(results_dir, record)
+        except CannotWrite:  # the run stays unfinished (its checkpoint kept); the sweep stops, every write would fail
+            samples_path(results_dir, record["run_id"]).unlink(missing_ok=True)
+            raise
         if record["status"] == "failed":  # keeps its checkpoint for --retry-failed; its traceback beside it
             atomic_write_bytes(results_dir / f"{record['run_id']}.traceback.txt",
                                record.get("traceback", record["error"] or "").encode())

@@ -17,8 +17,11 @@ class FolderLock:
         self._fd: int | None = None
 
     def __enter__(self) -> "FolderLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise _cannot_write(self.path, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # flock dies with its process: a SIGKILL leaves no lock
         except BlockingIOError:
@@ -26,8 +29,12 @@ class FolderLock:
             os.close(fd)
             raise FolderBusy(f"{self.path.parent} is in use by another `regbench run` ({holder}); wait for it "
                              f"to finish, or give this one another --results folder") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode())
+        except OSError as exc:
+            os.close(fd)
+            raise _cannot_write(self.path, exc) from None
         self._fd = fd
         return self
 
@@ -36,3 +43,10 @@ class FolderLock:
             os.ftruncate(self._fd, 0)
             os.close(self._fd)  # closing releases the flock
             self._fd = None
+
+
+def _cannot_write(path: Path, exc: OSError) -> OSError:
+    from .errors import CannotWrite
+    from .store import NO_ROOM
+
+    return CannotWrite(path, exc) if exc.errno in NO_ROOM else exc

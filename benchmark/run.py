@@ -15,6 +15,7 @@ import torch
 import torch_fidelity
 
 from .data import to_uint8
+from .errors import CannotWrite
 from .metrics import Scorer
 from .regularizers import REGULARIZERS, load_plugin_file
 from .suite import RunSpec
@@ -133,6 +134,8 @@ def execute(spec: RunSpec, *, real: torch.Tensor, scorer: Scorer, progress: bool
             images = to_uint8(generate(outcome.generator, n, z_dim=spec.z_dim, seed=spec.seed, latent=spec.latent))
             record.update(scorer.score(images))
             samples = images[: ev.sample_grid]
+    except CannotWrite:  # not this run's fault: the sweep stops, the run stays unfinished
+        raise
     except Exception as exc:  # the sweep goes on; the record keeps the reason
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
     record["wall_seconds"] = time.time() - started

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import CannotWrite
 from .run import base_record
 
 
@@ -166,6 +167,8 @@ def results_in_slurm(todo, run, inception_weights, results_dir: Path, threads: i
                 spec = waiting.pop(job)
                 try:
                     out = job.result() if _has_result(job) or not on_slurm else None  # else result() waits forever
+                except CannotWrite:  # the job could not save its checkpoint: the sweep stops, as the driver's would
+                    raise
                 except Exception as exc:  # job killed or timed out without a checkpoint: the rerun picks it up
                     print(f"slurm: run {spec.run_id} (job {job.job_id}) lost ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else ''}); it stays unfinished", file=sys.stderr)

@@ -5,6 +5,7 @@ file in the same folder and renamed, so a killed process leaves no half file.
 """
 from __future__ import annotations
 
+import errno
 import io
 import json
 import math
@@ -13,6 +14,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .errors import CannotWrite
 
 REQUIRED_FIELDS = ("suite", "run_id", "regularizer", "setting", "lr", "beta1", "beta2", "n_dis", "seed", "steps",
                    "status", "inception_score_mean", "inception_score_std", "fid", "feature_extractor",
@@ -23,17 +26,26 @@ REFERENCE_DIR = "reference"  # scores of real data, beside the runs (not a run: 
 PLAN_DIR = "plan"  # the suite's grid as last run: the report lists planned runs without a result
 
 
+# a folder that cannot take the file: the sweep stops with one message (errors.CannotWrite) instead of a traceback
+NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    path = Path(path)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in NO_ROOM and not isinstance(exc, CannotWrite):
+            raise CannotWrite(path, exc) from None
         raise
 
 

@@ -1,4 +1,5 @@
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,34 @@ def write_suite(tmp_path):
         return path
 
     return write
+
+
+# launcher tests must not leave a Ray process behind (a ray.init() instance, a `ray start` node, a worker)
+LAUNCHER_TESTS = {"test_launchers", "test_fault_tolerance", "test_ray_cluster", "test_slurm"}
+RAY_PROCESS = ("gcs_server", "/raylet", "ray::", "default_worker.py", "ray/dashboard/", "ray/autoscaler/",
+               "runtime_env/agent/")
+
+
+def _ray_processes() -> dict[int, str]:
+    found = {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(marker in cmdline for marker in RAY_PROCESS):
+            found[int(proc.name)] = cmdline[:200]
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_stray_ray_processes(request):
+    if request.module.__name__.rsplit(".", 1)[-1] not in LAUNCHER_TESTS or not Path("/proc").is_dir():
+        yield
+        return
+    before = set(_ray_processes())
+    yield
+    deadline = time.time() + 20  # ray.shutdown() returns before its processes have exited
+    while (new := {p: c for p, c in _ray_processes().items() if p not in before}) and time.time() < deadline:
+        time.sleep(0.3)
+    assert not new, f"the test left Ray processes running: {new}"
