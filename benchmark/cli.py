@@ -66,6 +66,9 @@ def cmd_run(args) -> int:
     suites = [override(s, max_steps=args.max_steps, samples=args.samples) for s in _load(args.suite)]
     if args.data_root:
         suites = [dataclasses.replace(s, data_root=args.data_root) for s in suites]
+    # TensorBoard: the flag, else the suite's; absolute, because workers, Ray tasks and Slurm jobs write there
+    suites = [dataclasses.replace(s, tensorboard=str(Path(args.tensorboard or s.tensorboard).resolve())
+                                  if (args.tensorboard or s.tensorboard) else None) for s in suites]
     switches = {k: True for k in ("compile", "bf16", "channels_last") if getattr(args, k)}
     if switches:  # on for every run, as if the suite said so (so part of each run's id)
         suites = [dataclasses.replace(s, **switches) for s in suites]
@@ -250,6 +253,9 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run every run of a suite that has no result yet")
     run.add_argument("suite")
     run.add_argument("--results", default="results", help="results root (default: results/)")
+    run.add_argument("--tensorboard", metavar="DIR",
+                     help="log each run's losses, scores, spectral norms, samples and hyperparameters for TensorBoard "
+                          "under DIR/<suite>/<run_id> (default: the suite's `tensorboard:`, else off)")
     run.add_argument("--launcher", choices=["local", "ray", "slurm"], default="local",
                      help="local: in this process or --workers processes; ray: one Ray task per run; "
                           "slurm: a submitit job array")

@@ -6,6 +6,7 @@ import platform
 import resource
 import socket
 import subprocess
+import sys
 import time
 import traceback
 from importlib import metadata
@@ -116,14 +117,19 @@ def execute(spec: RunSpec, *, real: torch.Tensor, scorer: Scorer, progress: bool
     record["environment"] = environment(device)
     started = time.time()
     samples = None
+    monitor = None
     try:
         for path in spec.plugins:  # a worker process starts with the built-ins and installed plugins only
             load_plugin_file(path)
         record["regularizer_origin"] = REGULARIZERS.origin(spec.regularizer)
         record["feature_extractor"] = scorer.extractor_name
         record["protocol"] = scorer.protocol()
+        if spec.tensorboard:
+            from .tensorboard import RunLog
+
+            monitor = RunLog(spec)
         outcome = train(spec, real, progress=progress, evaluate=history_evaluator(spec, scorer),
-                        checkpoint=checkpoint, should_stop=should_stop)
+                        checkpoint=checkpoint, should_stop=should_stop, monitor=monitor)
         record.update(status=outcome.status, error=outcome.error, steps_done=outcome.steps_done,
                       d_passes=outcome.d_passes,
                       sec_per_100_updates=outcome.sec_per_100_updates, history=outcome.history,
@@ -138,7 +144,12 @@ def execute(spec: RunSpec, *, real: torch.Tensor, scorer: Scorer, progress: bool
         raise
     except Exception as exc:  # the sweep goes on; the record keeps the reason
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+    finally:
+        if monitor is not None and sys.exc_info()[0] is not None:  # stopped: what was logged stays readable
+            monitor.close()
     record["wall_seconds"] = time.time() - started
+    if monitor is not None:
+        monitor.finish(record)  # the HParams row: the final scores beside the run's hyperparameters
     record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     record["peak_rss_mb"] = peak_rss_mb()
     return record, samples

@@ -133,6 +133,7 @@ class Suite:
     gpus_per_run: float = 0.0  # fractions share a GPU between runs (ray)
     source_sha256: str | None = None  # of the suite file's bytes: the report's reproducibility section
     plugins: tuple[str, ...] = ()  # regularizer plugin files (absolute), loaded again in every worker
+    tensorboard: str | None = None  # a folder: each run logs its curves, scores and samples to <it>/<suite>/<run_id>
 
 
 @dataclass(frozen=True)
@@ -175,13 +176,14 @@ class RunSpec:
     overrides: tuple[tuple[str, int], ...] = ()
     suite_sha256: str | None = None
     plugins: tuple[str, ...] = ()
+    tensorboard: str | None = None
 
     def config(self) -> dict:
         """What defines the run's outcome: hashed into its id. Paths, devices, names and how often the run
         is logged, probed or checkpointed (none of which changes its numbers) are not in it."""
         out = asdict(self)
         for key in ("suite", "data_root", "device", "label", "setting", "log_every", "track_sn_every",
-                    "checkpoint_every", "overrides", "suite_sha256", "plugins"):
+                    "checkpoint_every", "overrides", "suite_sha256", "plugins", "tensorboard"):
             out.pop(key)
         for key in SPEED_SWITCHES:  # only when on: the ids of runs from before these switches existed stay
             if not out[key]:
@@ -231,6 +233,7 @@ _SIMPLE = {  # key -> (accepted types, check, what the check wants)
     "compile": (bool, lambda v: True, ""),
     "bf16": (bool, lambda v: True, ""),
     "channels_last": (bool, lambda v: True, ""),
+    "tensorboard": ((str, type(None)), lambda v: bool(v.strip()), "a folder for TensorBoard logs (or null: none)"),
 }
 # evaluation key -> (least, most); None: no upper bound. fid_real is also checked against its split's size
 _EVAL_BOUNDS = {"is_samples": (1, MAX_SAMPLES), "is_splits": (1, MAX_SAMPLES), "fid_real": (1, MAX_SAMPLES),
@@ -543,7 +546,7 @@ def expand(suite: Suite) -> list[RunSpec]:
                     track_sn_every=suite.track_sn_every, checkpoint_every=suite.checkpoint_every,
                     device=suite.device, evaluation=suite.evaluation, overrides=suite.overrides,
                     compile=suite.compile, bf16=suite.bf16, channels_last=suite.channels_last,
-                    suite_sha256=suite.source_sha256, plugins=suite.plugins))
+                    suite_sha256=suite.source_sha256, plugins=suite.plugins, tensorboard=suite.tensorboard))
     return runs
 
 

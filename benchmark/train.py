@@ -212,12 +212,13 @@ class Checkpoint:
 
 def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
           evaluate: Callable[[nn.Module], dict] | None = None, checkpoint: Path | None = None,
-          should_stop: Callable[[], bool] | None = None) -> TrainOutcome:
+          should_stop: Callable[[], bool] | None = None, monitor=None) -> TrainOutcome:
     """Train on ``real`` (uint8, N x C x H x W) for ``spec.steps`` generator updates.
 
     ``evaluate(generator)`` is called every ``evaluation.history_every`` updates for the history; ``checkpoint`` is
     where the state is saved every ``spec.checkpoint_every`` updates and resumed from if it exists.
     ``should_stop()`` is asked before each update: True saves a checkpoint there and raises Stopped.
+    ``monitor`` (a tensorboard.RunLog) sees the losses, spectral norms and evaluations as they are recorded.
     Evaluation, spectral-norm probes and checkpoints are kept off the clock.
     """
     device = resolve_device(spec.device)
@@ -256,6 +257,9 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
         history, start_step, train_seconds = state["history"], state["step"], state["train_seconds"]
         resumed_from = start_step
 
+    if monitor is not None:
+        monitor.begin(resumed_from)
+
     # the periods of the off-clock work, read from the spec once rather than every update
     periods = [every for every in (spec.log_every, spec.track_sn_every, spec.evaluation.history_every if evaluate
                                    else 0, spec.checkpoint_every if ckpt.path else 0) if every]
@@ -276,11 +280,15 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
         if step % spec.track_sn_every == 0 or last:
             history["sn_step"].append(step)
             history["sn"].append(spectral_norms(d))
+            if monitor is not None:
+                monitor.spectral_norms(step, history["sn_layers"], history["sn"][-1])
         every = spec.evaluation.history_every
         if evaluate is not None and every and (step % every == 0 or last):
             g.eval()
             history["eval_step"].append(step)
             history["eval"].append(evaluate(g))
+            if monitor is not None:
+                monitor.evaluation(step, history["eval"][-1], g)
             g.train()
         if ckpt.path is not None and spec.checkpoint_every and step % spec.checkpoint_every == 0 and not last:
             save_checkpoint(step)
@@ -292,6 +300,8 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
     if start_step == 0:
         history["sn_step"].append(0)
         history["sn"].append(spectral_norms(d))
+        if monitor is not None:
+            monitor.spectral_norms(0, history["sn_layers"], history["sn"][-1])
     bar = tqdm(total=spec.steps, initial=start_step, desc=spec.label, unit="upd", leave=False,
                disable=not progress)
     interrupt = _CtrlC()
@@ -326,6 +336,8 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
                 history["step"].append(step)
                 history["d_loss"].append(d_mean)
                 history["g_loss"].append(g_mean)
+                if monitor is not None:
+                    monitor.losses(step, d_mean, g_mean, 100.0 * train_seconds / step)
                 bar.update(k)
                 if not (math.isfinite(d_mean) and math.isfinite(g_mean)):
                     status = "diverged"
