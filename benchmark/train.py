@@ -112,7 +112,7 @@ class Steps:
 
     def d_step(self, x: torch.Tensor) -> torch.Tensor:
         """One D update on real images ``x`` (in [-1, 1]) and as many fakes; returns D's loss."""
-        b, d = x.shape[0], self.d_forward
+        b = x.shape[0]
         with torch.no_grad(), self.autocast():
             fake = self.g(self.z(b)).float()
         with self.autocast():

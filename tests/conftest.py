@@ -63,3 +63,25 @@ def no_stray_ray_processes(request):
     while (new := {p: c for p, c in _ray_processes().items() if p not in before}) and time.time() < deadline:
         time.sleep(0.3)
     assert not new, f"the test left Ray processes running: {new}"
+
+
+@pytest.fixture
+def misbehaving_regularizers():
+    """Two regularizers: one whose penalty turns D's loss to NaN (its runs diverge), one that raises (they fail)."""
+    import torch
+
+    from benchmark.regularizers import REGULARIZERS, Regularizer, register_regularizer
+
+    @register_regularizer("test_nan_penalty")
+    class NaNPenalty(Regularizer):
+        def penalty(self, *, discriminator, real, fake):
+            return torch.tensor(float("nan"))
+
+    @register_regularizer("test_raises")
+    class Raises(Regularizer):
+        def after_d_step(self, discriminator):
+            raise RuntimeError("boom in after_d_step")
+
+    yield
+    for name in ("test_nan_penalty", "test_raises"):
+        REGULARIZERS._entries.pop(name), REGULARIZERS._origins.pop(name)

@@ -92,7 +92,7 @@ def test_a_checkpoint_that_cannot_be_saved_stops_the_sweep_and_the_previous_one_
         os.close(fd)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == EXIT_CANNOT_WRITE, err
-    assert "Traceback" not in err and f"cannot write" in err and str(checkpoints) in err
+    assert "Traceback" not in err and "cannot write" in err and str(checkpoints) in err
     (ckpt,) = checkpoints.glob("*.pt")
     step = torch.load(ckpt, weights_only=False)["step"]  # the previous checkpoint loads
     assert step > 0 and not left_over(folder) and not list((folder / "tiny").glob("*.json"))

@@ -4,11 +4,7 @@ import re
 import subprocess
 import sys
 
-import pytest
-import torch
-
 from benchmark.launch import run_suite
-from benchmark.regularizers import REGULARIZERS, Regularizer, register_regularizer
 from benchmark.store import REQUIRED_FIELDS
 from benchmark.suite import load_suite
 
@@ -67,23 +63,6 @@ def test_report_of_nothing_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     rep = regbench("report", str(tmp_path / "empty"), cwd=tmp_path)
     assert rep.returncode == 2 and "Traceback" not in rep.stderr and "no result files" in rep.stderr
-
-
-@pytest.fixture
-def misbehaving_regularizers():
-    @register_regularizer("test_nan_penalty")
-    class NaNPenalty(Regularizer):
-        def penalty(self, *, discriminator, real, fake):
-            return torch.tensor(float("nan"))
-
-    @register_regularizer("test_raises")
-    class Raises(Regularizer):
-        def after_d_step(self, discriminator):
-            raise RuntimeError("boom in after_d_step")
-
-    yield
-    for name in ("test_nan_penalty", "test_raises"):
-        REGULARIZERS._entries.pop(name), REGULARIZERS._origins.pop(name)
 
 
 def test_diverged_and_failed_runs_do_not_stop_the_sweep(misbehaving_regularizers, write_suite, tmp_path):

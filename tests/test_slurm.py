@@ -2,7 +2,6 @@
 a sweep equals the local launcher's, preemption and time limits checkpoint, requeue and resume to the
 uninterrupted result, scancel leaves a run unfinished, Ctrl-C of the driver cancels its jobs."""
 import json
-import os
 import shutil
 import signal
 import subprocess

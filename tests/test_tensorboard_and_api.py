@@ -7,11 +7,8 @@ import subprocess
 import sys
 
 import pytest
-import torch
-
 from benchmark import load_results
 from benchmark.cli import main
-from benchmark.regularizers import REGULARIZERS, Regularizer, register_regularizer
 
 EventAccumulator = pytest.importorskip(
     "tensorboard.backend.event_processing.event_accumulator").EventAccumulator
@@ -68,34 +65,15 @@ def test_no_tensorboard_folder_unless_asked(write_suite, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results", "tiny.yaml"]
 
 
-@pytest.fixture
-def troubled():
-    """Two regularizers: one whose penalty turns D's loss to NaN (the run diverges), one that raises (it fails)."""
-
-    @register_regularizer("test_nan")
-    class NaN(Regularizer):
-        def penalty(self, *, discriminator, real, fake):
-            return torch.tensor(float("nan"))
-
-    @register_regularizer("test_boom")
-    class Boom(Regularizer):
-        def after_d_step(self, discriminator):
-            raise RuntimeError("boom")
-
-    yield
-    for name in ("test_nan", "test_boom"):
-        REGULARIZERS._entries.pop(name), REGULARIZERS._origins.pop(name)
-
-
-def test_load_results_gives_one_flat_row_per_run_whatever_its_status(troubled, write_suite, tmp_path):
-    suite = write_suite({"regularizers": ["spectral_norm", "test_nan", "test_boom"], "settings": ["C"]})
+def test_load_results_gives_one_flat_row_per_run_whatever_its_status(misbehaving_regularizers, write_suite, tmp_path):
+    suite = write_suite({"regularizers": ["spectral_norm", "test_nan_penalty", "test_raises"], "settings": ["C"]})
     assert main(["run", str(suite), "--results", str(tmp_path), "--quiet"]) == 1  # a failed run
     df = load_results(tmp_path / "tiny")
     assert len(df) == 3
     by = df.set_index("regularizer")
     assert by.loc["spectral_norm", "status"] == "ok" and math.isfinite(by.loc["spectral_norm", "fid"])
-    assert by.loc["test_nan", "status"] == "diverged" and math.isnan(by.loc["test_nan", "fid"])
-    assert by.loc["test_boom", "status"] == "failed" and "boom" in by.loc["test_boom", "error"]
+    assert by.loc["test_nan_penalty", "status"] == "diverged" and math.isnan(by.loc["test_nan_penalty", "fid"])
+    assert by.loc["test_raises", "status"] == "failed" and "boom" in by.loc["test_raises", "error"]
     # nested fields flattened; the curves whole; every result field there
     assert by.loc["spectral_norm", "params.power_iterations"] == 1
     assert by.loc["spectral_norm", "protocol.fid_real"] == 200 and "environment.torch" in df
