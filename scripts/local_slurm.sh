@@ -72,7 +72,7 @@ ReturnToService=2
 # fast turnaround for tests: a cancelled job is killed 5 s after its SIGTERM; finished jobs stay listed 10 min
 KillWait=5
 # a requeued job waits this long (the step credential's lifetime, default 120 s) before it can start again
-AuthInfo=cred_expire=10
+AuthInfo=cred_expire=5
 MinJobAge=600
 JobRequeue=1
 NodeName=$HOST CPUs=$cpus RealMemory=$mem State=UNKNOWN

@@ -72,7 +72,7 @@ def test_results_that_no_longer_fit_stop_the_sweep_with_one_message(write_suite,
 
 def test_a_checkpoint_that_cannot_be_saved_stops_the_sweep_and_the_previous_one_stays_usable(write_suite, tmp_path,
                                                                                           small_disk):
-    suite = write_suite({"regularizers": ["none"], "settings": ["C"], "steps": 3000, "batch_size": 64,
+    suite = write_suite({"regularizers": ["none"], "settings": ["C"], "steps": 600, "batch_size": 64,
                          "log_every": 20, "checkpoint_every": 20})
     folder = small_disk(2 * 1024 * 1024)
     proc = subprocess.Popen([sys.executable, "-m", "benchmark", "run", str(suite), "--results", str(folder),

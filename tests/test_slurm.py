@@ -116,13 +116,13 @@ def _interrupted_then_compared(suite, tmp_path, slurm_jobs, interrupt, *extra, t
 def test_preemption_checkpoints_requeues_and_resumes_to_the_uninterrupted_result(write_suite, tmp_path, slurm_jobs):
     # lecam: its moving averages are regularizer state, which the requeued job must get back too
     suite = write_suite({"regularizers": [{"name": "lecam", "params": {"ema_start": 0, "decay": 0.9}}],
-                         "settings": ["C"], "steps": 1000, "batch_size": 64, "log_every": 50,
+                         "settings": ["C"], "steps": 600, "batch_size": 64, "log_every": 50,
                          "checkpoint_every": 50})
     # what Slurm sends a job it preempts (and, signal_delay_s early, one reaching its time limit)
     record, local = _interrupted_then_compared(
         suite, tmp_path, slurm_jobs, lambda job: subprocess.run(["scancel", "--signal=USR2", job], check=True))
     assert record["status"] == "ok" and record["slurm_requeues"] == 1 and record["resumed_from_step"] > 0
-    assert record["steps_done"] == 1000
+    assert record["steps_done"] == 600
     assert record["fid"] == pytest.approx(local["fid"], rel=1e-6)
     assert not list((tmp_path / "slurm" / "tiny" / "checkpoints").glob("*.pt"))
 
@@ -143,7 +143,7 @@ def test_a_run_past_its_time_limit_requeues_and_finishes_ok(write_suite, tmp_pat
 
 @needs_slurm
 def test_scancel_leaves_the_run_unfinished_and_a_rerun_completes_it(write_suite, tmp_path, slurm_jobs):
-    suite = write_suite({"regularizers": ["none"], "settings": ["C"], "steps": 1000, "batch_size": 64,
+    suite = write_suite({"regularizers": ["none"], "settings": ["C"], "steps": 500, "batch_size": 64,
                          "log_every": 50, "checkpoint_every": 50})
     folder = tmp_path / "slurm" / "tiny"
     proc = start(suite, tmp_path / "slurm", *SLURM)
