@@ -68,7 +68,8 @@ def bare(spec: RunSpec, real: torch.Tensor, *, kind: str) -> float:
             x = to_unit_range(real[torch.randint(len(real), (b,), generator=rng).to(device)])
             with torch.no_grad():
                 fake = g(torch.randn(b, z, device=device))
-            out_real, out_fake = d(torch.cat([x, fake])).split(b)
+            # as the spec says: one joint forward, or real and fake apart (the default, the authors' updater)
+            out_real, out_fake = d(torch.cat([x, fake])).split(b) if spec.d_passes == "joint" else (d(x), d(fake))
             if kind == "wgan_gp":
                 loss = out_fake.mean() - out_real.mean()
                 eps = torch.rand(b, 1, 1, 1, device=device)
