@@ -143,7 +143,8 @@ def test_a_run_past_its_time_limit_requeues_and_finishes_ok(write_suite, tmp_pat
 
 @needs_slurm
 def test_scancel_leaves_the_run_unfinished_and_a_rerun_completes_it(write_suite, tmp_path, slurm_jobs):
-    suite = write_suite({"regularizers": ["none"], "settings": ["C"], "steps": 500, "batch_size": 64,
+    # long enough to outlive scancel's SIGTERM (which submitit ignores) until Slurm's SIGKILL, KillWait later
+    suite = write_suite({"regularizers": ["none"], "settings": ["C"], "steps": 2500, "batch_size": 64,
                          "log_every": 50, "checkpoint_every": 50})
     folder = tmp_path / "slurm" / "tiny"
     proc = start(suite, tmp_path / "slurm", *SLURM)
