@@ -127,25 +127,36 @@ def test_preemption_checkpoints_requeues_and_resumes_to_the_uninterrupted_result
     assert not list((tmp_path / "slurm" / "tiny" / "checkpoints").glob("*.pt"))
 
 
+@pytest.fixture
+def slow(tmp_path):
+    """A regularizer that waits 10 ms after each D step: a run's length that does not depend on the CPU."""
+    (tmp_path / "slow.py").write_text(
+        "import time\n"
+        "from benchmark.regularizers import Regularizer, register_regularizer\n\n"
+        "@register_regularizer('slow')\n"
+        "class Slow(Regularizer):\n"
+        "    def after_d_step(self, discriminator):\n"
+        "        time.sleep(0.01)\n")
+    return {"plugins": ["slow.py"], "regularizers": ["slow"], "settings": ["C"], "batch_size": 8}
+
+
 @needs_slurm
-def test_a_run_past_its_time_limit_requeues_and_finishes_ok(write_suite, tmp_path, slurm_jobs):
-    # ~45 s of training under a 1-minute limit, told 20 s before it (Slurm's 30 s timer: 10-40 s into the job), so
-    # at least one requeue; that the resumed run ends where an uninterrupted one does, the preemption test checks
-    suite = write_suite({"regularizers": ["none"], "settings": ["C"], "steps": 4500, "batch_size": 64,
-                         "log_every": 100, "checkpoint_every": 1000})
+def test_a_run_past_its_time_limit_requeues_and_finishes_ok(write_suite, tmp_path, slurm_jobs, slow):
+    # over 40 s of training under a 1-minute limit, told 20 s before it (Slurm's 30 s timer: 10-40 s into the job),
+    # so at least one requeue; that the resumed run ends where an uninterrupted one does, the preemption test checks
+    suite = write_suite({**slow, "steps": 3500, "log_every": 100, "checkpoint_every": 500})
     proc = start(suite, tmp_path / "slurm", *SLURM, "--slurm-time", "1", "--slurm-signal-delay", "20")
     out, err = proc.communicate(timeout=400)
     assert proc.returncode == 0, err
     (record,) = records(tmp_path / "slurm" / "tiny").values()
     assert record["status"] == "ok" and record["slurm_requeues"] >= 1 and record["resumed_from_step"] > 0
-    assert record["steps_done"] == 4500
+    assert record["steps_done"] == 3500
 
 
 @needs_slurm
-def test_scancel_leaves_the_run_unfinished_and_a_rerun_completes_it(write_suite, tmp_path, slurm_jobs):
-    # long enough to outlive scancel's SIGTERM (which submitit ignores) until Slurm's SIGKILL, KillWait later
-    suite = write_suite({"regularizers": ["none"], "settings": ["C"], "steps": 2500, "batch_size": 64,
-                         "log_every": 50, "checkpoint_every": 50})
+def test_scancel_leaves_the_run_unfinished_and_a_rerun_completes_it(write_suite, tmp_path, slurm_jobs, slow):
+    # over 10 s: it outlives scancel's SIGTERM (which submitit ignores) until Slurm's SIGKILL, KillWait (5 s) later
+    suite = write_suite({**slow, "steps": 1000, "log_every": 50, "checkpoint_every": 50})
     folder = tmp_path / "slurm" / "tiny"
     proc = start(suite, tmp_path / "slurm", *SLURM)
     try:
