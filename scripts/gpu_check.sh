@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# On a machine with one CUDA GPU, in under 5 minutes: the GPU-marked tests, then seconds per 100 generator
+# On a machine with one CUDA GPU, in about 7 minutes (2 of them the GPU tests): the GPU-marked tests, then seconds per 100 generator
 # updates of the full-width standard CNN at 32x32 on random data for every regularizer at n_dis 5.
 # The table goes to reports/perf/gpu.md (or $1). Nothing is downloaded: it needs torch with CUDA, pyyaml,
 # pandas, pytest and tqdm (torch-fidelity is not imported). PYTHON picks the interpreter (default python3,
@@ -14,5 +14,6 @@ SECONDS=0
 echo "== GPU tests"
 timeout 180 "$py" -m pytest -q -p no:cacheprovider -m gpu tests/test_gpu.py
 echo "== speed ($SECONDS s so far)"
-timeout 240 "$py" scripts/gpu_speed.py --out "$out"
+# 2 x 40 updates per row: 281 s on an H200 (2026-11-30); the default 3 x 100 outran 240 s there
+timeout 330 "$py" scripts/gpu_speed.py --updates 40 --reps 2 --out "$out"
 echo "== gpu_check: done in $SECONDS s; table in $out"
