@@ -1,5 +1,7 @@
 """The errors a user can act on, apart from the modules that raise them: the CLI catches these without
 importing torch, so `regbench report` and `regbench --help` start in a second, not in several."""
+import errno
+from pathlib import Path
 
 
 class DatasetUnavailable(RuntimeError):
@@ -10,25 +12,29 @@ class FeatureExtractorUnavailable(RuntimeError):
     """The feature extractor's weights are missing; the message says how to provide them."""
 
 
-class CannotWrite(OSError):
-    """A result, samples file or checkpoint could not be written (a full disk, an exceeded quota, a read-only or
-    foreign folder). Nothing half-written is left, and the sweep stops: every later write would fail too."""
+# what says a folder cannot take a file: no space, over quota, read-only, not ours
+NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
-    def __init__(self, path, exc: OSError):
-        self.path = path
-        super().__init__(exc.errno, f"cannot write {path.name} in {path.parent}: {exc.strerror or exc}. Free space "
-                                    "(or quota) there, or pass another --results, then run again: finished results "
-                                    "are kept and the unfinished runs resume from their last checkpoint")
+
+class CannotWrite(OSError):
+    """A result, samples file, checkpoint or lock could not be written (a full disk, an exceeded quota, a read-only
+    or foreign folder). Nothing half-written is left, and the sweep stops: every later write would fail too."""
+
+    def __init__(self, path, errno_: int, reason: str):
+        self.path, self.reason = Path(path), reason
+        super().__init__(errno_, f"cannot write {self.path.name} in {self.path.parent}: {reason}. Free space (or "
+                                 "quota) there, or pass another --results, then run again: finished results are kept "
+                                 "and the unfinished runs resume from their last checkpoint")
 
     def __str__(self) -> str:
         return self.strerror
 
-    def __reduce__(self):  # pickled across worker processes, Ray and Slurm jobs with its message
-        return _cannot_write, (str(self.path), self.errno, self.strerror)
+    def __reduce__(self):  # pickled across worker processes, Ray and Slurm jobs
+        return CannotWrite, (str(self.path), self.errno, self.reason)
 
-
-def _cannot_write(path, errno, message):
-    exc = CannotWrite.__new__(CannotWrite)
-    OSError.__init__(exc, errno, message)
-    exc.path = path
-    return exc
+    @classmethod
+    def of(cls, path, exc: OSError) -> OSError:
+        """``exc`` as a CannotWrite when it says the folder cannot take the file; any other error as it is."""
+        if isinstance(exc, cls) or exc.errno not in NO_ROOM:
+            return exc
+        return cls(path, exc.errno, exc.strerror or str(exc))

@@ -221,12 +221,6 @@ def _results_in_ray(todo: list[RunSpec], workers: int, inception_weights: str | 
             ray.shutdown()
 
 
-def _results_in_slurm(todo: list[RunSpec], inception_weights: str | None, results_dir: Path,
-                      cluster: ClusterOptions, options: SlurmOptions):
-    return results_in_slurm(todo, _remote_run, inception_weights, results_dir, cluster.threads, cluster.gpus_per_run,
-                            options)
-
-
 def plan(suite: Suite, specs: list[RunSpec]) -> dict:
     """What this sweep is to produce, for a report of partial results to name the runs still missing."""
     return {"suite": suite.name, "path": suite.path, "suite_sha256": suite.source_sha256,
@@ -266,7 +260,8 @@ def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool
     elif launcher == "ray":
         results = _results_in_ray(todo, workers, resources.inception_weights, results_dir, cluster, timings)
     elif launcher == "slurm":
-        results = _results_in_slurm(todo, resources.inception_weights, results_dir, cluster, slurm_options)
+        results = results_in_slurm(todo, _remote_run, resources.inception_weights, results_dir, cluster.threads,
+                                   cluster.gpus_per_run, slurm_options)
     elif workers > 1 and len(todo) > 1:
         results = _results_in_workers(todo, workers, resources.inception_weights, results_dir)
     else:

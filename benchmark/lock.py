@@ -6,6 +6,8 @@ import os
 import time
 from pathlib import Path
 
+from .errors import CannotWrite
+
 
 class FolderBusy(RuntimeError):
     """Another driver holds the folder; the message names it."""
@@ -21,7 +23,7 @@ class FolderLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise _cannot_write(self.path, exc) from None
+            raise CannotWrite.of(self.path, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # flock dies with its process: a SIGKILL leaves no lock
         except BlockingIOError:
@@ -34,7 +36,7 @@ class FolderLock:
             os.write(fd, f"pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode())
         except OSError as exc:
             os.close(fd)
-            raise _cannot_write(self.path, exc) from None
+            raise CannotWrite.of(self.path, exc) from None
         self._fd = fd
         return self
 
@@ -44,9 +46,3 @@ class FolderLock:
             os.close(self._fd)  # closing releases the flock
             self._fd = None
 
-
-def _cannot_write(path: Path, exc: OSError) -> OSError:
-    from .errors import CannotWrite
-    from .store import NO_ROOM
-
-    return CannotWrite(path, exc) if exc.errno in NO_ROOM else exc

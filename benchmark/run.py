@@ -6,7 +6,6 @@ import platform
 import resource
 import socket
 import subprocess
-import sys
 import time
 import traceback
 from importlib import metadata
@@ -109,7 +108,7 @@ def execute(spec: RunSpec, *, real: torch.Tensor, scorer: Scorer, progress: bool
     """Run one spec on ``real`` (uint8 training images); a problem inside the run becomes status ``failed``.
 
     ``checkpoint``: where training state is saved (every ``checkpoint_every`` updates) and resumed from.
-    ``should_stop``: see train(); its Stopped passes through.
+    ``should_stop``: see train(); its Stopped passes through, as KeyboardInterrupt and errors.CannotWrite do.
     Returns the result record and a uint8 grid of samples (or None).
     """
     record = base_record(spec)
@@ -140,13 +139,13 @@ def execute(spec: RunSpec, *, real: torch.Tensor, scorer: Scorer, progress: bool
             images = to_uint8(generate(outcome.generator, n, z_dim=spec.z_dim, seed=spec.seed, latent=spec.latent))
             record.update(scorer.score(images))
             samples = images[: ev.sample_grid]
-    except CannotWrite:  # not this run's fault: the sweep stops, the run stays unfinished
-        raise
-    except Exception as exc:  # the sweep goes on; the record keeps the reason
+    except BaseException as exc:
+        if not isinstance(exc, Exception) or isinstance(exc, CannotWrite):
+            # stopped (Ctrl-C, a scheduler's notice) or no room to write: not this run's fault, it stays unfinished
+            if monitor is not None:
+                monitor.close()  # what was logged so far stays readable
+            raise
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
-    finally:
-        if monitor is not None and sys.exc_info()[0] is not None:  # stopped: what was logged stays readable
-            monitor.close()
     record["wall_seconds"] = time.time() - started
     if monitor is not None:
         monitor.finish(record)  # the HParams row: the final scores beside the run's hyperparameters

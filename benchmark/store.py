@@ -5,7 +5,6 @@ file in the same folder and renamed, so a killed process leaves no half file.
 """
 from __future__ import annotations
 
-import errno
 import io
 import json
 import math
@@ -24,10 +23,6 @@ STATUSES = ("ok", "diverged", "failed")
 CHECKPOINT_DIR = "checkpoints"  # training state of unfinished runs, removed when the run's result is written
 REFERENCE_DIR = "reference"  # scores of real data, beside the runs (not a run: not matched by *.json)
 PLAN_DIR = "plan"  # the suite's grid as last run: the report lists planned runs without a result
-
-
-# a folder that cannot take the file: the sweep stops with one message (errors.CannotWrite) instead of a traceback
-NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def _umask() -> int:
@@ -58,8 +53,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException as exc:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.errno in NO_ROOM and not isinstance(exc, CannotWrite):
-            raise CannotWrite(path, exc) from None
+        # a folder that cannot take the file: one message for the user (the sweep stops), not a traceback
+        wrapped = CannotWrite.of(path, exc) if isinstance(exc, OSError) else exc
+        if wrapped is not exc:
+            raise wrapped from None
         raise
 
 

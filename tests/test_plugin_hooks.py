@@ -69,7 +69,7 @@ def test_each_example_passes_check_plugin(name):
 def test_hooks_a_regularizer_does_not_override_cost_nothing():
     _, steps, d, _ = steps_for("spectral_norm")
     assert steps.augment is None and steps.discriminate is d and steps.extras == ()
-    _, steps, _, reg = steps_for("lecam")
+    _, steps, _, _ = steps_for("lecam")
     assert steps.extras == ("d_real", "d_fake") and steps.augment is None
 
 

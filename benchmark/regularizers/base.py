@@ -124,7 +124,8 @@ class Regularizer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned, on resume (after ``initialize``)."""
         if state:
-            raise ValueError(f"{self.name} keeps no state, but a checkpoint holds {sorted(state)} for it")
+            raise ValueError(f"{self.name} keeps no state, but the checkpoint holds {sorted(state)} for it (written by "
+                             "another version of the regularizer?); move the checkpoint away to start the run afresh")
 
 
 def shift_only(norm: nn.Module) -> nn.Module:

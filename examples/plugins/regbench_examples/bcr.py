@@ -9,20 +9,15 @@ translation of up to 1/8 of the side (4 pixels at 32x32), here with reflected bo
 the outputs the D step already computed (d_real, d_fake), so the penalty costs two forwards, not four.
 """
 import torch
-import torch.nn.functional as F
 
 from benchmark.regularizers import Regularizer
 
+from .diffaugment import translation  # the same shift, with reflected borders
 
-def flip_and_translate(x, ratio=0.125):
-    n, _, h, w = x.shape
-    flip = torch.rand(n, 1, 1, 1, device=x.device) < 0.5
-    x = torch.where(flip, x.flip(3), x)
-    sh, sw = max(1, int(h * ratio + 0.5)), max(1, int(w * ratio + 0.5))
-    rows = torch.arange(h, device=x.device).view(1, h, 1) + torch.randint(0, 2 * sh + 1, (n, 1, 1), device=x.device)
-    cols = torch.arange(w, device=x.device).view(1, 1, w) + torch.randint(0, 2 * sw + 1, (n, 1, 1), device=x.device)
-    batch = torch.arange(n, device=x.device).view(n, 1, 1)
-    return F.pad(x, (sw, sw, sh, sh), mode="reflect").permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
+
+def flip_and_translate(x):
+    flip = torch.rand(x.shape[0], 1, 1, 1, device=x.device) < 0.5
+    return translation(torch.where(flip, x.flip(3), x), mode="reflect")
 
 
 class BalancedConsistency(Regularizer):

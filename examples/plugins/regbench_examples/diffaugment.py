@@ -24,14 +24,14 @@ def color(x):
     return (x - mean) * _uniform(x, 0.5, 1.5) + mean
 
 
-def translation(x, ratio=0.125):
+def translation(x, ratio=0.125, mode="constant"):  # mode: how the border fills in (F.pad's; zeros here)
     n, _, h, w = x.shape
     sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
     # a gather from the zero-padded image: indexing keeps the gradient to every pixel that stays in view
     rows = torch.arange(h, device=x.device).view(1, h, 1) + torch.randint(0, 2 * sh + 1, (n, 1, 1), device=x.device)
     cols = torch.arange(w, device=x.device).view(1, 1, w) + torch.randint(0, 2 * sw + 1, (n, 1, 1), device=x.device)
     batch = torch.arange(n, device=x.device).view(n, 1, 1)
-    return F.pad(x, (sw, sw, sh, sh)).permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
+    return F.pad(x, (sw, sw, sh, sh), mode=mode).permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
 
 
 def cutout(x, ratio=0.5):
