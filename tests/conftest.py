@@ -85,3 +85,28 @@ def misbehaving_regularizers():
     yield
     for name in ("test_nan_penalty", "test_raises"):
         REGULARIZERS._entries.pop(name), REGULARIZERS._origins.pop(name)
+
+
+def tensorboard_events(run_dir):
+    """A run's TensorBoard event files, read back as TensorBoard reads them."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir), size_guidance={"images": 0, "scalars": 0, "tensors": 0})
+    acc.Reload()
+    return acc
+
+
+def tensorboard_scalars(acc, tag) -> list[tuple[int, float]]:
+    return [(e.step, e.value) for e in acc.Scalars(tag)]
+
+
+@pytest.fixture
+def assert_logged():
+    """check(run_dir, record): the run's TensorBoard folder holds its losses as recorded and its final FID."""
+    def check(run_dir, record):
+        acc = tensorboard_events(run_dir)
+        assert [v for _, v in tensorboard_scalars(acc, "loss/D")] == pytest.approx(record["history"]["d_loss"],
+                                                                                   rel=1e-6)
+        assert tensorboard_scalars(acc, "final/fid")[0][1] == pytest.approx(record["fid"], rel=1e-6)
+
+    return check

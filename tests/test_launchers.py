@@ -19,11 +19,11 @@ def local_results(write_suite, tmp_path):
     return suite, results(tmp_path / "local" / "tiny")
 
 
-def test_ray_matches_local(local_results, tmp_path):
+def test_ray_matches_local(local_results, tmp_path, assert_logged):
     pytest.importorskip("ray")
     suite, local = local_results
     assert main(["run", str(suite), "--results", str(tmp_path / "ray"), "--launcher", "ray", "--workers", "2",
-                 "--quiet"]) == 0
+                 "--quiet", "--tensorboard", str(tmp_path / "tb")]) == 0
     remote = results(tmp_path / "ray" / "tiny")
     assert sorted(remote) == sorted(local) and len(remote) == 4
     for run_id, record in remote.items():
@@ -31,6 +31,7 @@ def test_ray_matches_local(local_results, tmp_path):
         assert record["history"]["d_loss"] == local[run_id]["history"]["d_loss"]
         # KID's kernels run in numpy, whose BLAS thread count Ray sets differently: equal to float precision
         assert record["kid_mean"] == pytest.approx(local[run_id]["kid_mean"], rel=1e-6)
+        assert_logged(tmp_path / "tb" / "tiny" / run_id, record)  # each Ray task wrote its own TensorBoard run
 
 
 @pytest.mark.parametrize("executor", ["debug", "local"])

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from benchmark.cli import main
+from benchmark.regularizers import REGULARIZERS
 from benchmark.slurm import SlurmRun
 from benchmark.train import Stopped
 
@@ -81,9 +82,10 @@ def wait_for(predicate, timeout, what):
 
 
 @needs_slurm
-def test_a_slurm_sweep_equals_the_local_launcher(write_suite, tmp_path, slurm_jobs):
+def test_a_slurm_sweep_equals_the_local_launcher(write_suite, tmp_path, slurm_jobs, assert_logged):
     suite = write_suite({"settings": ["C"], "steps": 20})
-    assert main(["run", str(suite), "--results", str(tmp_path / "slurm"), "--quiet", *SLURM]) == 0
+    assert main(["run", str(suite), "--results", str(tmp_path / "slurm"), "--quiet", *SLURM,
+                 "--tensorboard", str(tmp_path / "tb")]) == 0
     assert main(["run", str(suite), "--results", str(tmp_path / "local"), "--quiet"]) == 0
     on_slurm, local = records(tmp_path / "slurm" / "tiny"), records(tmp_path / "local" / "tiny")
     assert on_slurm.keys() == local.keys() and len(local) == 2
@@ -91,6 +93,7 @@ def test_a_slurm_sweep_equals_the_local_launcher(write_suite, tmp_path, slurm_jo
         assert record["status"] == "ok" and record["environment"]["threads"] == local[run_id]["environment"]["threads"]
         assert record["fid"] == pytest.approx(local[run_id]["fid"], rel=1e-6)
         assert record["slurm_requeues"] == 0
+        assert_logged(tmp_path / "tb" / "tiny" / run_id, record)  # each job wrote its own TensorBoard run
 
 
 def _interrupted_then_compared(suite, tmp_path, slurm_jobs, interrupt, *extra, timeout=240):
@@ -129,21 +132,24 @@ def test_preemption_checkpoints_requeues_and_resumes_to_the_uninterrupted_result
 
 @pytest.fixture
 def slow(tmp_path):
-    """A regularizer that waits 10 ms after each D step: a run's length that does not depend on the CPU."""
+    """A regularizer that waits 10 ms after each D step in a Slurm job: a job's length that does not depend on the
+    CPU. Waiting changes no number, so the same run outside Slurm is the uninterrupted reference."""
     (tmp_path / "slow.py").write_text(
-        "import time\n"
+        "import os, time\n"
         "from benchmark.regularizers import Regularizer, register_regularizer\n\n"
         "@register_regularizer('slow')\n"
         "class Slow(Regularizer):\n"
         "    def after_d_step(self, discriminator):\n"
-        "        time.sleep(0.01)\n")
-    return {"plugins": ["slow.py"], "regularizers": ["slow"], "settings": ["C"], "batch_size": 8}
+        "        if 'SLURM_JOB_ID' in os.environ:  # slow in a Slurm job only: the local reference run is quick\n"
+        "            time.sleep(0.01)\n")
+    yield {"plugins": ["slow.py"], "regularizers": ["slow"], "settings": ["C"], "batch_size": 8}
+    REGULARIZERS._entries.pop("slow", None), REGULARIZERS._origins.pop("slow", None)  # the in-process reruns
 
 
 @needs_slurm
 def test_a_run_past_its_time_limit_requeues_and_finishes_ok(write_suite, tmp_path, slurm_jobs, slow):
     # over 40 s of training under a 1-minute limit, told 20 s before it (Slurm's 30 s timer: 10-40 s into the job),
-    # so at least one requeue; that the resumed run ends where an uninterrupted one does, the preemption test checks
+    # so at least one requeue
     suite = write_suite({**slow, "steps": 3500, "log_every": 100, "checkpoint_every": 500})
     proc = start(suite, tmp_path / "slurm", *SLURM, "--slurm-time", "1", "--slurm-signal-delay", "20")
     out, err = proc.communicate(timeout=400)
@@ -151,6 +157,9 @@ def test_a_run_past_its_time_limit_requeues_and_finishes_ok(write_suite, tmp_pat
     (record,) = records(tmp_path / "slurm" / "tiny").values()
     assert record["status"] == "ok" and record["slurm_requeues"] >= 1 and record["resumed_from_step"] > 0
     assert record["steps_done"] == 3500
+    assert main(["run", str(suite), "--results", str(tmp_path / "local"), "--quiet"]) == 0
+    (local,) = records(tmp_path / "local" / "tiny").values()
+    assert local["resumed_from_step"] is None and record["fid"] == pytest.approx(local["fid"], rel=1e-6)
 
 
 @needs_slurm

@@ -7,21 +7,15 @@ import subprocess
 import sys
 
 import pytest
+
 from benchmark import load_results
 from benchmark.cli import main
 
-EventAccumulator = pytest.importorskip(
-    "tensorboard.backend.event_processing.event_accumulator").EventAccumulator
+from conftest import tensorboard_events as events, tensorboard_scalars as scalars
+
+pytest.importorskip("tensorboard")
 
 
-def events(folder):
-    acc = EventAccumulator(str(folder), size_guidance={"images": 0, "scalars": 0, "tensors": 0})
-    acc.Reload()
-    return acc
-
-
-def scalars(acc, tag):
-    return [(e.step, e.value) for e in acc.Scalars(tag)]
 
 
 def test_tensorboard_logs_what_the_result_records(write_suite, tmp_path):
