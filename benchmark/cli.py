@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 import time
@@ -138,12 +139,22 @@ def cmd_score(args) -> int:
     return 0
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
 def cmd_report(args) -> int:
     from .report import NoResults, write_report
 
     try:
         out = write_report([Path(d) for d in args.results_dir], out_dir=Path(args.out) if args.out else None,
-                           samples_per_setting=args.samples_per_setting)
+                           samples_per_setting=args.samples_per_setting, success_fid=args.success_fid)
     except NoResults as exc:
         raise UserError(str(exc)) from None
     print(f"report written: {out}")
@@ -294,6 +305,9 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", help="output folder (default: reports/<suite>, or reports/<a>+<b> for several)")
     rep.add_argument("--samples-per-setting", action="store_true",
                      help="also a grid of samples for every regularizer x setting")
+    rep.add_argument("--success-fid", type=_positive_float, metavar="X",
+                     help="a run trained when its FID is below X (default: the suite's success_fid, else the "
+                          "dataset's: digits 150, CIFAR-10 110, STL-10 150)")
     rep.set_defaults(fn=cmd_report)
     score = sub.add_parser("score", help="IS/FID/KID of a folder of images or an .npz against a dataset")
     score.add_argument("images", help="a folder of PNG/JPEG files, or an .npz of uint8 (N,H,W,C or N,C,H,W)")

@@ -224,7 +224,7 @@ def _results_in_ray(todo: list[RunSpec], workers: int, inception_weights: str | 
 def plan(suite: Suite, specs: list[RunSpec]) -> dict:
     """What this sweep is to produce, for a report of partial results to name the runs still missing."""
     return {"suite": suite.name, "path": suite.path, "suite_sha256": suite.source_sha256,
-            "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "written": time.strftime("%Y-%m-%dT%H:%M:%S"), "success_fid": suite.success_fid,
             "runs": [{"run_id": s.run_id, "regularizer": s.label, "setting": s.setting, "seed": s.seed}
                      for s in specs]}
 

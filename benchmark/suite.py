@@ -134,6 +134,7 @@ class Suite:
     source_sha256: str | None = None  # of the suite file's bytes: the report's reproducibility section
     plugins: tuple[str, ...] = ()  # regularizer plugin files (absolute), loaded again in every worker
     tensorboard: str | None = None  # a folder: each run logs its curves, scores and samples to <it>/<suite>/<run_id>
+    success_fid: float | None = None  # the report's "trained" threshold (None: the dataset's default); not a run's
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,8 @@ _SIMPLE = {  # key -> (accepted types, check, what the check wants)
     "bf16": (bool, lambda v: True, ""),
     "channels_last": (bool, lambda v: True, ""),
     "tensorboard": ((str, type(None)), lambda v: bool(v.strip()), "a folder for TensorBoard logs (or null: none)"),
+    "success_fid": ((float, int, type(None)), lambda v: math.isfinite(v) and v > 0,
+                    "a finite FID > 0 below which the report counts a run as trained (or null: the dataset's default)"),
 }
 # evaluation key -> (least, most); None: no upper bound. fid_real is also checked against its split's size
 _EVAL_BOUNDS = {"is_samples": (1, MAX_SAMPLES), "is_splits": (1, MAX_SAMPLES), "fid_real": (1, MAX_SAMPLES),
@@ -465,7 +468,8 @@ def parse_suite(raw: Any, *, path: str, default_name: str, source_sha256: str | 
             check.typed(value, key, types)
             if value is not None and not ok(value):
                 raise check.fail(key, f"must be {wants}, got {value!r}")
-            values[key] = float(value) if key in ("width", "cpus_per_run", "gpus_per_run") else value
+            values[key] = float(value) if key in ("width", "cpus_per_run", "gpus_per_run", "success_fid") and \
+                value is not None else value
     if "plugins" in top:  # before the regularizers: they may name what these files register
         values["plugins"] = check.plugins(top["plugins"], base_dir)
     for key, parse in (("regularizers", check.regularizers), ("settings", check.settings)):

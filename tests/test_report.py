@@ -207,7 +207,7 @@ def test_digits_reports_have_no_paper_columns(results_dir, tmp_path):
     assert "paper IS" not in pd.read_csv(tmp_path / "r" / "tables" / "best.csv").columns
 
 
-def test_several_seeds_give_means_with_intervals(tmp_path):
+def test_several_seeds_give_medians_with_intervals(tmp_path):
     folder = tmp_path / "results" / "seeds"
     for seed, (is_mean, fid) in enumerate([(6.0, 30.0), (6.2, 32.0), (6.4, 34.0)]):
         row = result("spectral_norm", "A", fid=fid, is_mean=is_mean, seed=seed)
@@ -215,15 +215,18 @@ def test_several_seeds_give_means_with_intervals(tmp_path):
     write_report(folder, out_dir=tmp_path / "r")
     best = pd.read_csv(tmp_path / "r" / "tables" / "best.csv")
     sn = best[best["regularizer"] == "spectral_norm"].iloc[0]
-    # Student's t with 2 dof: mean +- 4.303 * std / sqrt(3)
-    assert sn["best IS (inception-v3-compat)"] == "6.20 [5.70, 6.70] (3 seeds)"
-    assert sn["best FID (inception-v3-compat)"] == "32.00 [27.03, 36.97] (3 seeds)"
+    # the median with its order-statistic interval: with 3 runs, their range (75% coverage, said in the text)
+    assert sn["best IS (inception-v3-compat)"] == "6.20 [6.00, 6.40]"
+    assert sn["best FID (inception-v3-compat)"] == "32.00 [30.00, 34.00] (3 runs)" and sn["trained"] == "3/3"
     assert sn["runs"] == 3
     fid = pd.read_csv(tmp_path / "r" / "tables" / "fid_per_setting.csv", dtype=str)
-    assert fid.iloc[0]["A"] == "32.00 [27.03, 36.97]"
+    assert fid.iloc[0]["A"] == "32.00 [30.00, 34.00] (3/3)"
     scores = pd.read_csv(tmp_path / "r" / "tables" / "scores.csv").iloc[0]
+    # Student's t with 2 dof (mean +- 4.303 * std / sqrt(3)) stays in scores.csv, beside the median
     assert (scores["fid_ci_low"], scores["fid_ci_high"]) == pytest.approx((27.0316, 36.9684), abs=1e-3)
-    assert {"is_ci_low", "is_ci_high", "kid_ci_low", "kid_ci_high"} <= set(scores.index)
+    assert (scores["fid_median"], scores["fid_median_coverage"]) == (32.0, 0.75)
+    assert {"is_ci_low", "is_ci_high", "kid_ci_low", "kid_ci_high", "fid_iqm", "success_rate"} <= set(scores.index)
+    assert "covers the median with probability 75%" in (tmp_path / "r" / "report.md").read_text()
 
 
 def test_seeds_give_pairwise_ranks_budget_and_findings(tmp_path):
@@ -235,20 +238,68 @@ def test_seeds_give_pairwise_ranks_budget_and_findings(tmp_path):
     md = write_report(folder, out_dir=tmp_path / "r").read_text()
     tables = tmp_path / "r" / "tables"
     pairs = pd.read_csv(tables / "pairwise.csv")
-    assert list(pairs.columns) == ["setting", "a", "b", "p_a_better", "ci_low", "ci_high", "mw_p", "n_a", "n_b"]
+    assert list(pairs.columns) == ["setting", "a", "b", "p_a_better", "ci_low", "ci_high", "p_exact", "p_adjusted",
+                                   "separated", "n_a", "n_b"]
     assert len(pairs) == 2 * 3 * 2  # two settings, every ordered pair of three
     sn_wgan = pairs[(pairs["a"] == "spectral_norm") & (pairs["b"] == "wgan_gp") & (pairs["setting"] == "D")].iloc[0]
     assert (sn_wgan["p_a_better"], sn_wgan["ci_low"], sn_wgan["n_a"], sn_wgan["n_b"]) == (1.0, 1.0, 3, 3)
+    assert sn_wgan["p_exact"] == pytest.approx(0.1) and not sn_wgan["separated"]  # P = 1, but 3 vs 3 runs
     best = pd.read_csv(tables / "best.csv", dtype=str).set_index("regularizer")
-    assert best.loc["spectral_norm", "FID rank"] == "1"
-    assert best.loc["none", "FID rank"] == best.loc["wgan_gp", "FID rank"] == "2"  # 61-63 vs 60-62 overlap: a tie
+    assert set(best["FID rank"].dropna()) - {"-"} == {"1"}  # 3 seeds separate nothing: every rank ties
     budget = pd.read_csv(tables / "budget_long.csv")
-    assert set(budget["k"]) == {1, 2} and (budget["seeds"] == 3).all()
+    assert set(budget["k"]) == {1, 2} and (budget["runs"] == 6).all()
     findings = pd.read_csv(tables / "findings.csv").set_index("finding")
     verdicts = dict(zip(findings.index.str[:40], findings["verdict"]))
-    assert verdicts["At high learning rates (settings D, E, F"] == "reproduced"
+    assert verdicts["At high learning rates (settings D, E, F"] == "inconclusive"  # Holm over D and E: p 0.1
     assert verdicts["Weight clipping is worse than spectral n"] == "not applicable"
-    assert "Paper's findings" in md and "In short" in md.split("##")[1]
+    summary = md.split("##")[1]
+    assert "Paper's findings" in md and "In short" in summary and "no leader is named" in summary
+    assert "leads" not in summary
+
+
+def clean_sweep(folder, seeds, *, suite="clean", dataset="digits", extractor="digits-cnn", plan_extra=None):
+    """spectral_norm beats wgan_gp, which beats none, on every seed pair at D; at F nothing trains."""
+    rows = [{**result(reg, s, fid=fid + seed, seed=seed, suite=suite, dataset=dataset, extractor=extractor),
+             "suite": suite} for reg, base in (("spectral_norm", 20.0), ("wgan_gp", 60.0), ("none", 100.0))
+            for s, fid in (("D", base), ("F", base + 500)) for seed in range(seeds)]
+    write_folder(folder, rows)
+    if plan_extra:
+        from benchmark.store import read_plan
+        write_plan(folder, {**read_plan(folder), **plan_extra})
+    return folder
+
+
+def test_the_first_paragraph_names_a_leader_only_where_the_exact_test_separates_one(tmp_path):
+    short = write_report(clean_sweep(tmp_path / "ten", 10), out_dir=tmp_path / "r10").read_text().split("##")[1]
+    assert "at **D** `spectral_norm` leads" in short and "separated from every other regularizer" in short
+    assert "at **F** nothing trained (no run below FID 150), so there is no leader" in short
+    three = write_report(clean_sweep(tmp_path / "three", 3), out_dir=tmp_path / "r3").read_text().split("##")[1]
+    assert "leads" not in three and "no pair is separated" in three and "no leader is named" in three
+    findings = pd.read_csv(tmp_path / "r10" / "tables" / "findings.csv").set_index("finding")
+    row = findings[findings.index.str.startswith("At high learning rates")].iloc[0]
+    assert row["verdict"] == "reproduced" and "E not in these results" in row["scope"] and "at F" in row["scope"]
+
+
+def test_the_success_threshold_comes_from_the_flag_then_the_suite_then_the_dataset(tmp_path):
+    folder = clean_sweep(tmp_path / "r", 3)
+    write_report(folder, out_dir=tmp_path / "default")
+    scores = pd.read_csv(tmp_path / "default" / "tables" / "scores.csv").set_index(["regularizer", "setting"])
+    assert scores.loc[("none", "D"), "successes"] == 3  # FIDs 100-102, below digits' 150
+    md = (tmp_path / "default" / "report.md").read_text()
+    assert "below **150** (the default for this dataset" in md
+    clean_sweep(folder, 3, plan_extra={"success_fid": 80})
+    write_report(folder, out_dir=tmp_path / "suite")
+    scores = pd.read_csv(tmp_path / "suite" / "tables" / "scores.csv").set_index(["regularizer", "setting"])
+    assert scores.loc[("none", "D"), "successes"] == 0 and scores.loc[("wgan_gp", "D"), "successes"] == 3
+    assert "below **80** (the suite's success_fid" in (tmp_path / "suite" / "report.md").read_text()
+    write_report(folder, out_dir=tmp_path / "flag", success_fid=61.5)
+    scores = pd.read_csv(tmp_path / "flag" / "tables" / "scores.csv").set_index(["regularizer", "setting"])
+    assert scores.loc[("wgan_gp", "D"), "successes"] == 2  # 60, 61 below 61.5; 62 not
+    md = (tmp_path / "flag" / "report.md").read_text()
+    assert "below **61.5** (set with --success-fid" in md and "--success-fid 61.5" in md  # and in the command
+    unknown = clean_sweep(tmp_path / "folder", 3, dataset="folder", extractor="inception-v3-compat")
+    md = write_report(unknown, out_dir=tmp_path / "none").read_text()
+    assert "No success threshold is known" in md
 
 
 CHROMIUM = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
@@ -307,4 +358,4 @@ def test_a_random_search_report_reads_with_many_settings(tmp_path):
     assert "`spectral_norm` (" in md.split("##")[1] and "rank" in md.split("##")[1]
     one_seed = write_folder(tmp_path / "results" / "one", [r for r in rows if r["seed"] == 0])
     short = write_report(one_seed, out_dir=tmp_path / "r1").read_text().split("##")[1]
-    assert "no interval, so no ranking" in short and "`spectral_norm` has the lowest FID" in short
+    assert "no test, so no ranking" in short and "`spectral_norm` has the lowest FID" in short

@@ -22,6 +22,8 @@ BAD = [
     ({"image_size": 12}, (), "image_size"),
     ({"settings": [{"name": "x", "base": "Q"}]}, (), "settings[0].base"),
     ({"regularizers": [{"name": "none", "steps": 0}]}, (), "regularizers[0].steps"),
+    ({"success_fid": 0}, (), "success_fid"),
+    ({"success_fid": "low"}, (), "success_fid"),
 ]
 
 
@@ -106,3 +108,16 @@ def test_bad_run_flags_exit_2_naming_the_flag(write_suite, capsys, flag, value):
     with pytest.raises(SystemExit) as exc:
         main(["run", str(write_suite()), flag, value])
     assert exc.value.code == 2 and flag in capsys.readouterr().err
+
+
+def test_success_fid_is_the_reports_not_the_runs(write_suite):
+    plain, strict = load_suite(write_suite()), load_suite(write_suite({"success_fid": 90}, name="strict"))
+    assert strict.success_fid == 90.0 and plain.success_fid is None
+    assert [s.run_id for s in expand(plain)] == [s.run_id for s in expand(strict)]  # same runs, same results
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "inf", "x"])
+def test_bad_success_fid_flag_exits_2(tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(tmp_path), "--success-fid", value])
+    assert exc.value.code == 2 and "--success-fid" in capsys.readouterr().err

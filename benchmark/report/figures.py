@@ -13,8 +13,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .comparisons import regularizers_of  # noqa: E402
-from .stats import FLOORS, mean_ci  # noqa: E402
-from .tables import pivot  # noqa: E402
+from .stats import median_ci  # noqa: E402
 
 
 def colours(regularizers: list[str]) -> dict[str, tuple]:
@@ -23,50 +22,57 @@ def colours(regularizers: list[str]) -> dict[str, tuple]:
     return {r: cmap(i % cmap.N) for i, r in enumerate(regularizers)}
 
 
-def _status_marks(ax, df: pd.DataFrame, regs: list[str], settings: list[str], width: float) -> None:
-    """Label the empty bars: a run that diverged or failed must not look like a missing one."""
+def grouped_dots(df: pd.DataFrame, value: str, *, ylabel: str, title: str, path: Path,
+                 colour_of: dict[str, tuple], log_y: bool = False, threshold: float | None = None) -> Path:
+    """Per setting and regularizer: every run as a dot, the median as a bar across them and its
+    order-statistic interval as a whisker (with 3-10 seeds the reader should see the runs, not a mean). A run
+    that diverged is an x at the top; a cell whose runs all failed is labelled. ``threshold``: the success
+    line (FID)."""
+    regs = [str(r) for r in df["regularizer"].cat.categories if (df["regularizer"] == r).any()]
+    settings = sorted(df["setting"].unique())
+    width = 0.8 / max(1, len(regs))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.4 * len(settings) + 4), 4.2))
+    ok = df[(df["status"] == "ok") & df[value].notna()]
+    top = float(ok[value].max()) * (1.6 if log_y else 1.08) if len(ok) else 1.0
+    rng = np.random.default_rng(0)  # the same jitter in every report
     for j, reg in enumerate(regs):
         for i, setting in enumerate(settings):
+            x = i + (j - (len(regs) - 1) / 2) * width
             runs = df[(df["regularizer"] == reg) & (df["setting"] == setting)]
-            if len(runs) and not (runs["status"] == "ok").any():
-                x = i + (j - (len(regs) - 1) / 2) * width
-                ax.text(x, 0, runs["status"].iloc[0], rotation=90, ha="center", va="bottom", fontsize=7,
-                        color="0.3")
-
-
-def _ci_errors(df: pd.DataFrame, value: str, reg: str, settings: list[str], means: np.ndarray) -> np.ndarray:
-    """(2, n) distances from each bar's mean to its 95% interval over seeds; 0 where there is none."""
-    errs = np.zeros((2, len(settings)))
-    for i, setting in enumerate(settings):
-        ok = df[(df["regularizer"] == reg) & (df["setting"] == setting) & (df["status"] == "ok")][value]
-        _, low, high = mean_ci(ok.astype(float), FLOORS.get(value))
-        if np.isfinite(low):
-            errs[:, i] = means[i] - low, high - means[i]
-    return errs
-
-
-def grouped_bars(df: pd.DataFrame, value: str, *, ylabel: str, title: str, path: Path,
-                 colour_of: dict[str, tuple], intervals: bool = False) -> Path:
-    """Bars of the mean over seeds per regularizer and setting; ``intervals``: with 95% interval whiskers."""
-    table = pivot(df, value)
-    regs, settings = [str(r) for r in table.index], list(table.columns)
-    width = 0.8 / max(1, len(regs))
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.4 * len(settings) + 4), 4))
-    cols = colour_of
-    for j, reg in enumerate(regs):
-        xs = np.arange(len(settings)) + (j - (len(regs) - 1) / 2) * width
-        means = table.loc[reg].to_numpy(dtype=float)
-        errs = _ci_errors(df, value, reg, settings, means) if intervals else None
-        ax.bar(xs, means, width, label=reg, color=cols[reg], yerr=errs, error_kw={"elinewidth": 0.8, "capsize": 1.5})
-    _status_marks(ax, df, regs, settings, width)
+            if runs.empty:
+                continue
+            vals = runs.loc[(runs["status"] == "ok"), value].dropna().astype(float).to_numpy()
+            diverged = int((runs["status"] == "diverged").sum())
+            jitter = (rng.random(len(vals)) - 0.5) * width * 0.5
+            ax.scatter(x + jitter, vals, s=9, color=colour_of[reg], alpha=0.75, edgecolors="none", zorder=3)
+            if diverged:
+                ax.scatter([x] * diverged, [top] * diverged, marker="x", s=14, color=colour_of[reg], zorder=3)
+            summary = np.concatenate([vals, np.full(diverged, np.inf)]) if value == "fid" else vals
+            if len(summary):
+                median, low, high, _ = median_ci(summary)
+                if np.isfinite(median):
+                    ax.plot([x - width * 0.4, x + width * 0.4], [median, median], color="0.15", lw=1.4, zorder=4)
+                if np.isfinite(low):
+                    ax.plot([x, x], [low, min(high, top)], color=colour_of[reg], lw=0.9, alpha=0.8, zorder=2)
+            elif len(runs):
+                ax.text(x, ax.get_ylim()[0], runs["status"].iloc[0], rotation=90, ha="center", va="bottom",
+                        fontsize=7, color="0.3")
+    if threshold is not None:
+        ax.axhline(threshold, color="0.4", lw=0.8, ls="--", zorder=1)
+        ax.text(len(settings) - 0.5, threshold, f" trained below {threshold:g}", fontsize=7, color="0.3",
+                va="bottom", ha="right")
+    if log_y:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlim(-0.5, len(settings) - 0.5)  # room for every slot, drawn or marked
     ax.set_xticks(np.arange(len(settings)))
     ax.set_xticklabels(_setting_labels(df, settings))
     ax.set_xlabel("setting (lr, beta1, beta2, n_dis)")
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
-    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(title + " (dots: runs; bar: median; line: its interval; x: diverged)", fontsize=10)
+    handles = [plt.Line2D([], [], marker="o", ls="", color=colour_of[r], label=r) for r in regs]
+    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    ax.grid(axis="y", alpha=0.3, which="both" if log_y else "major")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -227,8 +233,8 @@ def spectral_norms(runs: dict[str, pd.Series], *, path: Path) -> Path | None:
 
 
 def pairwise_heatmaps(pairs: pd.DataFrame, regs: list[str], *, path: Path) -> Path | None:
-    """One panel per setting: P(row's FID < column's FID) over seed pairs; a bold cell is beyond its 95%
-    interval (the interval excludes 0.5), a grey "~" marks a tie."""
+    """One panel per setting: P(row's FID < column's FID) over seed pairs; a bold number is a pair the exact
+    test separates (Holm-adjusted p <= 0.05 over the setting's pairs), a grey one is not separated."""
     settings = sorted(pairs["setting"].unique())
     if not settings:
         return None
@@ -252,10 +258,10 @@ def pairwise_heatmaps(pairs: pd.DataFrame, regs: list[str], *, path: Path) -> Pa
                 if (a, b) not in here.index:
                     continue
                 row = here.loc[(a, b)]
-                beyond = np.isfinite(row["ci_low"]) and (row["ci_low"] > 0.5 or row["ci_high"] < 0.5)
-                ax.text(j, i, f"{row['p_a_better']:.2f}" if beyond else "~", ha="center", va="center",
+                beyond = bool(row["separated"])
+                ax.text(j, i, f"{row['p_a_better']:.2f}", ha="center", va="center",
                         fontsize=6.5, fontweight="bold" if beyond else "normal",
-                        color="white" if beyond and abs(row["p_a_better"] - 0.5) > 0.35 else "0.25")
+                        color=("white" if abs(row["p_a_better"] - 0.5) > 0.35 else "black") if beyond else "0.45")
         ax.set_xticks(range(n)), ax.set_yticks(range(n))
         ax.set_xticklabels(regs, rotation=60, ha="right", fontsize=7)
         ax.set_yticklabels(regs if index % cols == 0 else [], fontsize=7)  # the rows are the same in every panel
@@ -303,7 +309,7 @@ def swept_axes(df: pd.DataFrame) -> list[str]:
 
 
 def swept_scatter(df: pd.DataFrame, value: str, *, ylabel: str, title: str, path: Path, log_y: bool) -> Path:
-    """For many settings (a grid or a random search): a panel per regularizer, each setting's mean over seeds
+    """For many settings (a grid or a random search): a panel per regularizer, each setting's median over seeds
     against the most varied optimizer value (lr on a log axis), coloured by the next one. A setting whose
     runs all diverged or failed is an x at the top of its panel."""
     axes_swept = swept_axes(df) or ["lr"]
@@ -317,7 +323,7 @@ def swept_scatter(df: pd.DataFrame, value: str, *, ylabel: str, title: str, path
     cmap = plt.get_cmap("viridis")
     colour = {v: cmap(i / max(1, len(colour_values) - 1)) for i, v in enumerate(colour_values)}
     ok = df[df["status"] == "ok"]
-    means = ok.groupby(["regularizer", "setting"], observed=True)[value].mean()
+    means = ok.groupby(["regularizer", "setting"], observed=True)[value].median()
     top = float(means.max()) if len(means) else 1.0
     for ax, reg in zip(axes.flat, regs):
         settings = df[df["regularizer"] == reg].drop_duplicates("setting").set_index("setting")
@@ -346,6 +352,22 @@ def swept_scatter(df: pd.DataFrame, value: str, *, ylabel: str, title: str, path
         handles = [plt.Line2D([], [], marker="o", ls="", color=colour[v], label=f"{v:g}") for v in colour_values]
         fig.legend(handles=handles, title=colour_axis, loc="outside right center", fontsize=8, frameon=False)
     fig.suptitle(title + " (x: every run diverged or failed)", fontsize=10)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def critical_difference(cd: dict, *, path: Path, colour_of: dict[str, tuple]) -> Path:
+    """Demsar's diagram (scikit-posthocs): each regularizer at its mean rank over settings (1 = lowest median
+    FID), a bar joining those the Nemenyi test does not separate."""
+    import scikit_posthocs as sp
+
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(cd["ranks"]) + 1.6))
+    sp.critical_difference_diagram(cd["ranks"], cd["nemenyi"], ax=ax, label_props={"fontsize": 8},
+                                   color_palette={r: colour_of[r] for r in cd["ranks"].index})
+    ax.set_title(f"Mean rank over {len(cd['medians'])} settings by median FID (Friedman p = {cd['friedman_p']:.2g}; "
+                 "bars: not separated by Nemenyi at 0.05)", fontsize=9)
+    fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

@@ -17,11 +17,12 @@ from .. import paper
 from .findings import check_findings
 from ..store import CHECKPOINT_DIR, read_plan, read_real_data, read_results, read_samples
 from . import figures
-from .comparisons import best_settings, budget_table, pairwise_table, regularizers_of, scores_table, tied_ranks
+from . import comparisons
+from .comparisons import default_success_fid, pairwise_table, regularizers_of, scores_table, settings_of
 from .document import Block, Bullets, Figure, Heading, Table, Text, to_html, to_markdown, write_tables
-from .stats import BOOTSTRAP_RESAMPLES
-from .tables import (best_table, cost_table, interval, per_setting_table, runs_frame, runs_table,
-                     top_settings_table)
+from .stats import ALPHA, CONFIDENCE, median_ci, smallest_p
+from .tables import (best_table, cost_table, interval, median_text, per_setting_table, runs_frame, runs_table,
+                     success_text, top_settings_table)
 
 
 class NoResults(ValueError):
@@ -95,109 +96,183 @@ def _groups(records: list[dict]) -> dict[tuple, list[dict]]:
 
 
 MANY_SETTINGS = 8  # past this, a bar or a table column per setting stops being readable
-_STATISTICS = (
-    "Intervals are 95%: Student's t interval of the mean over seeds (`scipy.stats.t`; with 3 seeds it spans "
-    "±2.48 standard deviations, so it is wide; its low end is clipped at 0 for FID and KID and at 1 for IS, "
-    "which cannot go lower), and for comparisons the probability of improvement P(A's FID "
-    "< B's FID) over all seed pairs with a percentile bootstrap interval (`scipy.stats.bootstrap`, "
-    f"{BOOTSTRAP_RESAMPLES} resamples; Agarwal et al. 2021). A diverged run counts as worse than any finished "
-    "one; a failed run is left out. With 3 seeds a side the bootstrap is optimistic (a clean 3-0 sweep gives "
-    "[1, 1]; its exact Mann-Whitney p-value is 0.05), so the tables give that p-value beside it.")
 
 
-def _in_short(df: pd.DataFrame, pairs: pd.DataFrame, findings: pd.DataFrame) -> str:
-    """The first paragraph: per setting, who leads and whom the data separate it from; then the findings."""
-    seeds = df[df["status"] == "ok"].groupby(["regularizer", "setting"], observed=True).size()
-    if seeds.empty:
+def _statistics_text(df: pd.DataFrame, threshold: float | None, source: str) -> str:
+    n = df[df["status"].isin(["ok", "diverged"])].groupby(["regularizer", "setting"], observed=True).size()
+    least = int(n.min()) if len(n) else 0
+    coverage = median_ci(range(least))[3] if least >= 2 else float("nan")
+    cover = ("" if not least >= 2 or coverage >= CONFIDENCE else
+             f" With {least} runs no such interval reaches 95%: it is their range, which covers the median "
+             f"with probability {coverage:.0%}.")
+    trained_text = (f"A run **trained** when its FID is below **{threshold:g}** ({source}; `regbench report "
+                    "--success-fid X` changes it)" if threshold is not None else
+                    "No success threshold is known for this dataset and feature extractor, so every finished run "
+                    "counts as trained (`regbench report --success-fid X` sets one)")
+    least_p = smallest_p(least, least) if least else float("nan")
+    return (
+        "**How to read the numbers.** GAN runs either train or collapse, so a cell (a regularizer at a setting) "
+        "is summarized by its **median FID** with a distribution-free 95% interval between order statistics "
+        "(it holds whatever the distribution), its interquartile mean with a bootstrap interval "
+        f"(`tables/scores.csv`), and its **success rate** with a Wilson 95% interval. {trained_text}; a diverged "
+        "run counts as FID +inf (never trained), a failed run (a crash) is left out." + cover + " Two "
+        "regularizers are **separated** when the exact Mann-Whitney test (ties and diverged runs counted "
+        f"exactly) gives p <= {ALPHA} after Holm's correction over the comparisons made: every pair of one "
+        "setting, or every comparison of one finding. The effect size is P(A's FID < B's FID) over run pairs "
+        f"with a bootstrap interval (Agarwal et al. 2021). With {least} runs a side the least one-sided p-value "
+        f"any difference can give is {least_p:.2g} (two-sided {min(1, 2 * least_p):.2g}): fewer runs cannot "
+        "separate anything after correction. Findings state their hypothesis (superiority, or non-inferiority "
+        "with a margin) and an inconclusive one says how many seeds would decide it. Means with Student's t "
+        "intervals stay in `tables/scores.csv` for those who want them.")
+
+
+def _success_source(threshold: float | None, origin: str) -> str:
+    return {"flag": "set with --success-fid", "suite": "the suite's success_fid",
+            "default": "the default for this dataset and feature extractor"}.get(origin, origin)
+
+
+def _leader_text(pairs: pd.DataFrame, scores: pd.DataFrame, setting: str, threshold: float | None) -> str:
+    """One setting for the first paragraph: the leader only when the exact test separates it from every
+    other regularizer; otherwise the group it is not separated from, with no leader named."""
+    here = scores[scores["setting"] == setting]
+    if here.empty:
+        return ""
+    if not (here["successes"] > 0).any():
+        return (f"at **{setting}** nothing trained (no run below FID {threshold:g}), so there is no leader"
+                if threshold is not None else f"at **{setting}** no run finished")
+    lead = here.sort_values(["fid_median", "success_rate", "regularizer"], ascending=[True, False, True]).iloc[0]
+    name = lead["regularizer"]
+    mine = pairs[(pairs["setting"] == setting) & (pairs["a"] == name)]
+    summary = (f"median FID {median_text(lead['fid_median'], lead['fid_median_low'], lead['fid_median_high'], 1)}"
+               f", {success_text(lead['successes'], lead['ok'] + lead['diverged'])} trained")
+    if mine.empty:
+        return f"at **{setting}** only `{name}` ran ({summary})"
+    beaten = [b for b in mine["b"] if comparisons.beats(pairs[pairs["setting"] == setting], name, b)]
+    if len(beaten) == len(mine):
+        return f"at **{setting}** `{name}` leads ({summary}), separated from every other regularizer"
+    if not pairs.loc[pairs["setting"] == setting, "separated"].any():
+        return f"at **{setting}** no pair is separated (lowest median: `{name}`, {summary})"
+    tied = [b for b in mine["b"] if b not in beaten]
+    return (f"at **{setting}** no leader: the lowest median, `{name}`'s ({summary}), is not separated from "
+            + ", ".join(f"`{t}`" for t in tied) + (f" (it is from the {len(beaten)} others)" if beaten else ""))
+
+
+def _in_short(df: pd.DataFrame, pairs: pd.DataFrame, findings: pd.DataFrame, scores: pd.DataFrame,
+              threshold: float | None) -> str:
+    """The first paragraph: per setting, a leader only where the exact test separates one; then the findings."""
+    seeds = df[df["status"].isin(["ok", "diverged"])].groupby(["regularizer", "setting"], observed=True).size()
+    if seeds.empty or not (df["status"] == "ok").any():
         return "**In short**: no run finished, so there is nothing to compare (see All runs)."
     n = f"{int(seeds.min())}" if seeds.min() == seeds.max() else f"{int(seeds.min())}-{int(seeds.max())}"
     parts = []
-    scores = scores_table(df)
     if df["setting"].nunique() > MANY_SETTINGS:  # a sweep: who is best at their best settings, not per setting
-        parts.append(_sweep_leaders(df, scores, one_seed=n == "1"))
-    for setting in ([] if df["setting"].nunique() > MANY_SETTINGS else sorted(df["setting"].unique())):
-        here = scores[(scores["setting"] == setting) & (scores["ok"] > 0)]
-        if here.empty:
-            continue
-        lead = here.loc[here["fid_mean"].idxmin()]
-        mine = pairs[(pairs["setting"] == setting) & (pairs["a"] == lead["regularizer"])]
-        beaten = mine[mine["ci_low"] > 0.5]["b"].tolist()
-        tied = mine[~(mine["ci_low"] > 0.5)]["b"].tolist()
-        text = (f"at **{setting}**, `{lead['regularizer']}` has the lowest FID "
-                f"({interval(lead['fid_mean'], lead['fid_ci_low'], lead['fid_ci_high'], 1)})")
-        if mine.empty:  # alone at this setting: nothing to compare with
-            pass
-        elif mine["ci_low"].isna().all():
-            text += " (one seed: no interval, so no claim)"
-        elif not tied:
-            text += ", beating every other regularizer beyond the interval"
-        else:
-            text += (f" and beats {len(beaten)} of {len(mine)} others beyond the interval; the data do not "
-                     f"separate it from {', '.join(f'`{t}`' for t in tied)}")
-        parts.append(text)
+        parts.append(_sweep_leaders(df, threshold, one_seed=n == "1"))
+    else:
+        parts += [t for setting in settings_of(df) if (t := _leader_text(pairs, scores, setting, threshold))]
     counts = findings["verdict"].value_counts()
     verdicts = ", ".join(f"{counts[v]} {v}" for v in ("reproduced", "not reproduced", "inconclusive",
                                                       "not applicable") if v in counts)
-    return (f"**In short** ({n} seed{'s' if n != '1' else ''} per regularizer and setting, 95% intervals): "
-            + "; ".join(parts) + f". The paper's findings on these runs: {verdicts} (see Paper's findings).")
+    least = int(seeds.min())
+    cannot = 2 * smallest_p(least, least) > ALPHA
+    return (f"**In short** ({n} run{'s' if n != '1' else ''} per regularizer and setting; separated means an "
+            f"exact test at {ALPHA} after Holm's correction"
+            + (f"; with {least} runs a side no pair can be separated, since the least two-sided p-value they can "
+               f"give is {2 * smallest_p(least, least):.2g}, so no leader is named" if cannot else "") + "): "
+            + "; ".join(parts)
+            + f". The paper's findings on these runs: {verdicts} (see Paper's findings).")
 
 
-def _robustness_blocks(df: pd.DataFrame, *, extractor: str, prefix: str, fig, colour_of: dict) -> list[Block]:
-    """Scores per setting: bars and regularizer x setting tables for a few settings; for a grid or a random
-    search, a scatter over the swept values and each regularizer's best settings (every table in the CSVs)."""
+def _robustness_blocks(df: pd.DataFrame, *, extractor: str, prefix: str, fig, colour_of: dict,
+                       threshold: float | None) -> list[Block]:
+    """Scores per setting: every run as a dot beside its median, and regularizer x setting tables for a few
+    settings; for a grid or a random search, a scatter over the swept values and each regularizer's best
+    settings (every table in the CSVs); then success over all settings and the critical-difference diagram."""
     settings = sorted(df["setting"].unique())
     tables = [(f"Inception Score ({extractor})", "inception_score_mean", 2, "is_per_setting"),
               (f"FID ({extractor})", "fid", 2, "fid_per_setting"),
-              (f"KID ({extractor})", "kid_mean", None, "kid_per_setting")]
+              (f"KID ({extractor}; torch-fidelity's unbiased MMD^2, unscaled)", "kid_mean", None, "kid_per_setting")]
     blocks: list[Block] = [Text("Each regularizer under every optimizer setting (the paper's Figures 1 and 2). A "
                                 "setting where a run diverged or failed says so, in the figures and the tables.")]
     if len(settings) <= MANY_SETTINGS:
         blocks += [
             Table(_settings_table(df), f"{prefix}settings"),
-            Figure(figures.grouped_bars(df, "inception_score_mean", ylabel=f"Inception Score ({extractor}), higher "
-                                        "is better", title="IS per setting (cf. Miyato et al. 2018, Fig. 1)",
-                                        path=fig("is_per_setting"), colour_of=colour_of, intervals=True),
-                   "IS per setting"),
-            Figure(figures.grouped_bars(df, "fid", ylabel=f"FID ({extractor}), lower is better",
+            Figure(figures.grouped_dots(df, "fid", ylabel=f"FID ({extractor}), lower is better",
                                         title="FID per setting (cf. Fig. 2)", path=fig("fid_per_setting"),
-                                        colour_of=colour_of, intervals=True), "FID per setting")]
+                                        colour_of=colour_of, log_y=True, threshold=threshold), "FID per setting"),
+            Figure(figures.grouped_dots(df, "inception_score_mean", ylabel=f"Inception Score ({extractor}), higher "
+                                        "is better", title="IS per setting (cf. Miyato et al. 2018, Fig. 1)",
+                                        path=fig("is_per_setting"), colour_of=colour_of), "IS per setting")]
         for title, value, digits, name in tables:
-            blocks += [Text(f"{title} per setting, mean over seeds [95% interval]"
+            what = ("median over the runs [95% order-statistic interval] (runs that trained / runs)" if value == "fid"
+                    else "median over the finished runs [order-statistic interval]")
+            blocks += [Text(f"{title} per setting, {what}"
                             + (" (unbiased at small sample counts, where FID is biased upwards)" if value == "kid_mean"
                                else "") + ":"),
-                       Table(per_setting_table(df, value, digits=digits), f"{prefix}{name}")]
+                       Table(per_setting_table(df, value, digits=digits, threshold=threshold), f"{prefix}{name}")]
+    else:
+        swept = figures.swept_axes(df)
+        blocks += [
+            Text(f"{len(settings)} settings, sweeping {', '.join(swept) or 'nothing'}: each panel is one regularizer, "
+                 "each point a setting's median over its runs."),
+            Figure(figures.swept_scatter(df, "fid", ylabel=f"FID ({extractor})", title="FID over the swept settings",
+                                         path=fig("fid_per_setting"), log_y=True), "FID per setting"),
+            Figure(figures.swept_scatter(df, "inception_score_mean", ylabel=f"IS ({extractor})",
+                                         title="IS over the swept settings", path=fig("is_per_setting"), log_y=False),
+                   "IS per setting"),
+            Text("Each regularizer's three best settings by median FID [order-statistic interval] (every setting "
+                 f"and score: `tables/{prefix}scores.csv`, `{prefix}fid_per_setting.csv`, ...):"),
+            Table(top_settings_table(df, threshold=threshold), f"{prefix}top_settings"),
+            Table(_settings_table(df), f"{prefix}settings", shown=False)]
+        blocks += [Table(per_setting_table(df, value, digits=digits, threshold=threshold), f"{prefix}{name}",
+                         shown=False) for _, value, digits, name in tables]
+    return blocks + _across_settings_blocks(df, prefix=prefix, fig=fig, threshold=threshold, colour_of=colour_of)
+
+
+def _across_settings_blocks(df: pd.DataFrame, *, prefix: str, fig, threshold: float | None,
+                            colour_of: dict) -> list[Block]:
+    robust = comparisons.robustness_table(df, threshold)
+    shown = pd.DataFrame({
+        "regularizer": robust["regularizer"],
+        "trained": [f"{success_text(k, n)} = {interval(r, lo, hi, 2)}" for k, n, r, lo, hi in zip(
+            robust["successes"], robust["runs"], robust["success_rate"], robust["success_low"], robust["success_high"])],
+        "settings with a run that trained": [f"{a} of {b}" for a, b in zip(robust["settings_trained"], robust["settings"])]})
+    where = f"below FID {threshold:g}" if threshold is not None else "that finished"
+    blocks: list[Block] = [
+        Text(f"Across all {df['setting'].nunique()} settings: the share of each regularizer's runs {where} "
+             "[Wilson 95% interval], the paper's robustness claim as one number (runs at different settings are "
+             "independent, so they pool):"),
+        Table(shown, f"{prefix}success"), Table(robust, f"{prefix}success_long", shown=False)]
+    cd = comparisons.critical_difference(df)
+    if cd is None:
+        blocks.append(Text(f"A critical-difference diagram over settings (Demsar 2006) needs at least "
+                           f"{comparisons.CD_MIN_SETTINGS} settings with every regularizer at each; these results have "
+                           f"{df['setting'].nunique()}."))
         return blocks
-    swept = figures.swept_axes(df)
-    blocks += [
-        Text(f"{len(settings)} settings, sweeping {', '.join(swept) or 'nothing'}: each panel is one regularizer, "
-             "each point a setting's mean over seeds."),
-        Figure(figures.swept_scatter(df, "fid", ylabel=f"FID ({extractor})", title="FID over the swept settings",
-                                     path=fig("fid_per_setting"), log_y=True), "FID per setting"),
-        Figure(figures.swept_scatter(df, "inception_score_mean", ylabel=f"IS ({extractor})",
-                                     title="IS over the swept settings", path=fig("is_per_setting"), log_y=False),
-               "IS per setting"),
-        Text("Each regularizer's three best settings by mean FID [95% interval] (every setting and score: "
-             f"`tables/{prefix}scores.csv`, `{prefix}fid_per_setting.csv`, ...):"),
-        Table(top_settings_table(df), f"{prefix}top_settings"),
-        Table(_settings_table(df), f"{prefix}settings", shown=False),
-    ]
-    return blocks + [Table(per_setting_table(df, value, digits=digits), f"{prefix}{name}", shown=False)
-                     for _, value, digits, name in tables]
+    ranks = cd["ranks"].sort_values()
+    return blocks + [
+        Text(f"Ranks over settings (Demsar 2006): at each of the {len(cd['medians'])} settings the regularizers are "
+             f"ranked by median FID; Friedman's test of equal mean ranks gives p = {cd['friedman_p']:.2g}, and a bar "
+             "joins regularizers the Nemenyi post-hoc test does not separate at 0.05 (scipy, scikit-posthocs). "
+             "Settings are the blocks: this says which regularizer ranks well across optimizer settings, not "
+             "within one."),
+        Figure(figures.critical_difference(cd, path=fig("critical_difference"), colour_of=colour_of),
+               "critical-difference diagram"),
+        Table(pd.DataFrame({"regularizer": ranks.index, "mean rank": ranks.round(2).to_numpy()}),
+              f"{prefix}mean_ranks", shown=False)]
 
 
-def _sweep_leaders(df: pd.DataFrame, scores: pd.DataFrame, *, one_seed: bool) -> str:
+def _sweep_leaders(df: pd.DataFrame, threshold: float | None, *, one_seed: bool) -> str:
     """For a sweep's first paragraph: the regularizers that rank first at their best settings."""
-    best, n_settings = best_settings(df), df["setting"].nunique()
-    at_best = {r: scores[(scores["regularizer"] == r) & (scores["setting"] == s)].iloc[0] for r, s in best.items()}
-    if one_seed:  # no interval anywhere: every regularizer would "rank first", which says nothing
-        top = min(best, key=lambda r: at_best[r]["fid_mean"])
-        return (f"over {n_settings} settings with one seed (no interval, so no ranking), `{top}` has the lowest "
-                f"FID ({at_best[top]['fid_mean']:.1f} at {best[top]})")
-    ranks = tied_ranks(df)
+    best, n_settings = comparisons.best_settings(df, threshold), df["setting"].nunique()
+    medians = {r: median_ci(comparisons.best_scores(df, b, r)) for r, b in best.items()}
+    if one_seed:  # no test can separate anything: naming a first would rank luck
+        top = min(best, key=lambda r: medians[r][0])
+        return (f"over {n_settings} settings with one seed (no test, so no ranking), `{top}` has the lowest "
+                f"FID ({medians[top][0]:.1f} at {best[top].setting})")
+    ranks = comparisons.tied_ranks(df, threshold)
     leaders = [r for r in best if ranks[r] == 1]
-    text = ", ".join(f"`{r}` ({interval(at_best[r]['fid_mean'], at_best[r]['fid_ci_low'], at_best[r]['fid_ci_high'], 1)}"
-                     f" at {best[r]})" for r in leaders)
-    return (f"over {n_settings} settings, {text} " + ("rank first at their best settings (not separated from each "
+    text = ", ".join(f"`{r}` ({median_text(*medians[r][:3], 1)} at {best[r].setting})" for r in leaders)
+    return (f"over {n_settings} settings, {text} " + ("share rank 1 at their best settings (not separated from each "
                                                       "other)" if len(leaders) > 1 else "ranks first at its best setting"))
 
 
@@ -205,17 +280,20 @@ def _pairwise_blocks(df: pd.DataFrame, pairs: pd.DataFrame, *, h: int, prefix: s
     regs = regularizers_of(df)
     if pairs["setting"].nunique() > MANY_SETTINGS:
         return [Heading("Pairwise comparisons", h),
-                Text(f"P(A's FID < B's FID) over seed pairs, with its 95% interval, for every pair of regularizers at "
-                     f"each of the {pairs['setting'].nunique()} settings: `tables/{prefix}pairwise.csv` (too many "
-                     "settings for a heat map each; the tuning budget below compares regularizers across them)."),
+                Text(f"P(A's FID < B's FID) over run pairs with its 95% interval, the exact two-sided p-value and its "
+                     f"Holm adjustment over the setting's pairs, for every pair of regularizers at each of the "
+                     f"{pairs['setting'].nunique()} settings: `tables/{prefix}pairwise.csv` (too many settings for a "
+                     "heat map each; the tuning budget below compares regularizers across them)."),
                 Table(pairs, f"{prefix}pairwise", shown=False)]
     heat = figures.pairwise_heatmaps(pairs, regs, path=fig("pairwise"))
+    separated = int(pairs["separated"].sum()) // 2
     blocks: list[Block] = [
         Heading("Pairwise comparisons", h),
         Text("For every setting, the probability that a run of the row's regularizer reaches a lower FID than "
-             "a run of the column's, over all seed pairs. A bold number is beyond its 95% interval (the "
-             "interval excludes 0.5); `~` is a tie the data cannot break. Every pair with its interval, the "
-             f"Mann-Whitney p-value and the runs compared: `tables/{prefix}pairwise.csv`."),
+             "a run of the column's, over all run pairs. A **bold** number is a pair the exact Mann-Whitney test "
+             f"separates (two-sided, Holm-adjusted over the setting's pairs, p <= {ALPHA}); a grey one is not "
+             f"separated, whatever its size. {separated} of {len(pairs) // 2} pairs are separated. Every pair with "
+             f"its interval, `p_exact`, `p_adjusted` and the runs compared: `tables/{prefix}pairwise.csv`."),
     ]
     if heat is not None:
         blocks.append(Figure(heat, "pairwise probability of improvement"))
@@ -223,7 +301,7 @@ def _pairwise_blocks(df: pd.DataFrame, pairs: pd.DataFrame, *, h: int, prefix: s
 
 
 def _budget_blocks(df: pd.DataFrame, *, h: int, prefix: str, fig, colour_of: dict) -> list[Block]:
-    budget = budget_table(df)
+    budget = comparisons.budget_table(df)
     curve = figures.budget_curves(budget, path=fig("budget"), colour_of=colour_of)
     if curve is None:
         return []
@@ -233,23 +311,29 @@ def _budget_blocks(df: pd.DataFrame, *, h: int, prefix: str, fig, colour_of: dic
     wide.columns = [f"k={k}" for k in wide.columns]
     return [Heading("Tuning budget", h),
             Text("Which regularizer needs the least tuning (the question behind the paper's Figures 1-2): the "
-                 "expected best FID when k of the settings are tried, chosen at random, computed exactly over "
-                 "every k-subset for each seed, then the mean over seeds [95% interval] (Lucic et al. 2018; "
-                 "Kurach et al. 2019). A diverged run counts as the worst FID of the comparison. k=1 is the "
-                 "average setting; the last k is the best setting."),
+                 "expected best FID when k of the settings are tried, chosen at random, with one run at each, "
+                 "computed exactly over every k-subset from each setting's runs (Lucic et al. 2018; Kurach et al. "
+                 "2019), with a stratified bootstrap 95% interval (each setting's runs resampled within it). A "
+                 "diverged run counts as the worst FID of the comparison. k=1 is a setting picked at random; the "
+                 "last k tries every setting once."),
             Figure(curve, "tuning budget"),
             Table(wide.reset_index(), f"{prefix}budget"),
             Table(budget, f"{prefix}budget_long", shown=False)]
 
 
 def _findings_blocks(findings: pd.DataFrame, *, h: int, prefix: str) -> list[Block]:
+    shown = findings.drop(columns=["id", "smallest_detectable", "seeds_needed"])
     return [Heading("Paper's findings", h),
-            Text("Each qualitative finding of Miyato et al. (2018), as data in `benchmark/paper.yaml`, checked on "
-                 "these runs: **reproduced**, **not reproduced** (the data say otherwise beyond their "
-                 "intervals), **inconclusive** (the intervals include no difference) or **not applicable** (a "
-                 "regularizer or setting it needs is not here). The evidence column gives the comparisons behind "
-                 "each verdict (P(FID of A < FID of B) [95% interval], n runs a side)."),
-            Table(findings.drop(columns=["id"]), f"{prefix}findings")]
+            Text("Each qualitative finding of Miyato et al. (2018), as data in `benchmark/paper.yaml`, with the "
+                 "hypothesis that tests it: **superiority** (A's FIDs lower than B's) or **non-inferiority** with a "
+                 "margin (A's FIDs at most 1 + margin times B's; only rejecting inferiority reproduces it, since "
+                 "failing to find a difference is not showing there is none). Each comparison is an exact one-sided "
+                 "Mann-Whitney test, Holm-corrected over the finding's comparisons. **reproduced**: every comparison "
+                 "significant for the claim; **not reproduced**: one significant against it; **inconclusive**: "
+                 "neither, with the power of these seeds and the seeds per cell the observed effect would need "
+                 "(simulated from the observed cells' spread); **not applicable**: what it needs is missing, or "
+                 "nothing trained where it compares. The scope names settings left out and why."),
+            Table(shown, f"{prefix}findings"), Table(findings, f"{prefix}findings_long", shown=False)]
 
 
 def _values(df: pd.DataFrame, col: str) -> str:
@@ -278,7 +362,8 @@ def _eval_series(key: str):
 
 
 def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, out_dir: Path,
-                  colour_of: dict, samples_per_setting: bool, sample_source) -> list[Block]:
+                  colour_of: dict, samples_per_setting: bool, sample_source,
+                  success: tuple[float | None, str]) -> list[Block]:
     fig_dir = out_dir / "figures"
     extractor = _values(df, "feature_extractor") or "n/a"
     dataset, architecture = df["dataset"].iloc[0], df["architecture"].iloc[0]
@@ -287,16 +372,18 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
     counts = df["status"].value_counts().to_dict()
     comparable = extractor.startswith("inception")  # the paper's numbers are Inception's
     published = paper.table2(dataset, architecture) if comparable else {}
-    best = best_table(df, extractor, real, published=published,
+    threshold, origin = success
+    best = best_table(df, extractor, real, threshold=threshold, published=published,
                       real_published=paper.real_data(dataset) if comparable else None)
 
     def fig(name: str) -> Path:
         return fig_dir / f"{prefix}{name}.png"
 
-    pairs, findings = pairwise_table(df), check_findings(df)
+    pairs, findings, scores = pairwise_table(df), check_findings(df, threshold=threshold), scores_table(df, threshold)
+    held_out = any(b.held_out for b in comparisons.best_settings(df, threshold).values())
     blocks: list[Block] = [
         Heading("Summary", h),
-        Text(_in_short(df, pairs, findings)),
+        Text(_in_short(df, pairs, findings, scores, threshold)),
         Text(f"{len(df)} runs ({', '.join(f'{v} {k}' for k, v in counts.items())}) from suite"
              f"{'s' if df['suite'].nunique() > 1 else ''} "
              f"{', '.join(f'`{s}`' for s in dict.fromkeys(df['suite']))} on `{dataset}` at "
@@ -305,12 +392,17 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
         Text(f"Scores use the feature extractor **{extractor}**"
              + (" (a digits classifier trained by regbench; not Inception, so not comparable with published "
                 "IS/FID)." if "digits" in extractor else ".")),
-        Text(_STATISTICS),
-        Text("Best IS and best FID over settings per regularizer (as the paper's Table 2), each the mean over "
-             "seeds [95% interval], with the KID at the best-FID setting. **FID rank** counts only the "
-             "regularizers whose best runs beat this one's beyond the interval: regularizers the data do not "
-             "separate share a rank. With one seed there is no interval, so the IS shows ± its std over splits "
-             "and every rank is 1."),
+        Text(_statistics_text(df, threshold, _success_source(threshold, origin))),
+        Text("Each regularizer at its best setting (as the paper's Table 2): the setting with the lowest median "
+             "FID, the median there [95% order-statistic interval] and how many of its runs trained, the KID's "
+             "median there, and the best median IS over settings. "
+             + ("The best setting is chosen on the lower half of the seeds and its scores are those of the upper "
+                "half, so that picking the least of several medians does not flatter it. " if held_out else
+                "With fewer than 6 runs per cell the setting is chosen and scored on the same runs: picking the "
+                "least of several medians is optimistic (its winner is partly luck). ")
+             + "**FID rank** is 1 + the number of regularizers the exact test separates as better at their best "
+             "settings (Holm over those pairs): regularizers it does not separate share a rank. With one run a "
+             "cell the IS shows ± its std over splits."),
         Table(best, f"{prefix}best"),
     ]
     if published:
@@ -319,19 +411,22 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
                            "the same protocol (see Reproducibility)."))
     blocks += [
         Heading("Robustness across settings", h),
-        *_robustness_blocks(df, extractor=extractor, prefix=prefix, fig=fig, colour_of=colour_of),
-        Text(f"Every score with its interval, one row per regularizer and setting: `tables/{prefix}scores.csv` "
-             "(columns fid_, is_, kid_ mean, ci_low, ci_high)."),
-        Table(scores_table(df), f"{prefix}scores", shown=False),
+        *_robustness_blocks(df, extractor=extractor, prefix=prefix, fig=fig, colour_of=colour_of,
+                            threshold=threshold),
+        Text(f"Every summary with its interval, one row per regularizer and setting: `tables/{prefix}scores.csv` "
+             "(fid_median with _low, _high and _coverage; fid_iqm with its bootstrap interval; successes and "
+             "success_rate with Wilson's interval; is_ and kid_ medians; and each score's mean with Student's t "
+             "interval, fid_mean, fid_ci_low, ...)."),
+        Table(scores, f"{prefix}scores", shown=False),
         *_pairwise_blocks(df, pairs, h=h, prefix=prefix, fig=fig),
         *_budget_blocks(df, h=h, prefix=prefix, fig=fig, colour_of=colour_of),
         *_findings_blocks(findings, h=h, prefix=prefix),
         Heading("Cost", h),
-        *([] if many else [Figure(figures.grouped_bars(
+        *([] if many else [Figure(figures.grouped_dots(
             df, "sec_per_100_updates", ylabel="seconds per 100 generator updates", title="Training time (cf. Fig. 10)",
             path=fig("time_per_100_updates"), colour_of=colour_of), "time per 100 updates")]),
         Text("Seconds per 100 generator updates (training only: scoring, probes and checkpoints are off the "
-             "clock), and in brackets the ratio to `none` at the same setting"
+             "clock), the median over runs, and in brackets the ratio to `none` at the same setting"
              + ("" if "none" in regs else " (no `none` run here, so no ratios)")
              + (f"; with {len(settings)} settings only the median ratio is shown, every setting in "
                 f"`tables/{prefix}cost.csv`:" if many else ":")),
@@ -456,9 +551,23 @@ def _clear_generated(out_dir: Path) -> None:
                 f.unlink()
 
 
-def write_report(results_dirs, *, out_dir: Path | None = None, samples_per_setting: bool = False) -> Path:
+def _success(suites: list[SuiteResults], key: tuple, success_fid: float | None) -> tuple[float | None, str]:
+    """The FID below which a run counts as trained: --success-fid, else the suite's ``success_fid`` (recorded
+    in its plan), else the default for the dataset and feature extractor (comparisons.SUCCESS_FID)."""
+    if success_fid is not None:
+        return float(success_fid), "flag"
+    for s in suites:
+        if (s.plan or {}).get("success_fid") is not None:
+            return float(s.plan["success_fid"]), "suite"
+    default = default_success_fid(key[0], key[3])
+    return default, "default"
+
+
+def write_report(results_dirs, *, out_dir: Path | None = None, samples_per_setting: bool = False,
+                 success_fid: float | None = None) -> Path:
     """Write report.md and report.html (with tables/ and figures/) for one or several results folders;
-    returns report.md's path."""
+    returns report.md's path. ``success_fid``: the FID below which a run counts as trained (default: the
+    suite's, else the dataset's)."""
     dirs = [Path(results_dirs)] if isinstance(results_dirs, (str, Path)) else [Path(d) for d in results_dirs]
     suites = [load(d) for d in dirs]
     if not any(s.results for s in suites):
@@ -499,11 +608,12 @@ def write_report(results_dirs, *, out_dir: Path | None = None, samples_per_setti
         same = [x for x in real if "protocol" not in x or (x["protocol"].get("dataset"), x["protocol"].get(
             "image_size"), x["protocol"].get("feature_extractor")) == (key[0], key[1], key[3])]
         blocks += _group_blocks(df, real=same, h=h, prefix=prefix, out_dir=out_dir, colour_of=colour_of,
-                                samples_per_setting=samples_per_setting,
+                                samples_per_setting=samples_per_setting, success=_success(suites, key, success_fid),
                                 sample_source=lambda row: read_samples(folder_of[row["run_id"]], row["run_id"]))
     blocks += _missing_blocks(suites)
     command = "regbench report " + " ".join(map(str, dirs)) + f" --out {out_dir}" + (
-        " --samples-per-setting" if samples_per_setting else "")
+        " --samples-per-setting" if samples_per_setting else "") + (
+        f" --success-fid {success_fid:g}" if success_fid is not None else "")
     blocks += _reproducibility(suites, command)
 
     write_tables(blocks, out_dir / "tables")

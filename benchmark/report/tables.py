@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .comparisons import best_settings, regularizers_of, scores_table, tied_ranks
-from .stats import FLOORS, mean_ci
+from .comparisons import (best_scores, best_settings, cell_summary, regularizers_of, scores_table, settings_of,
+                          tied_ranks)
+from .stats import median_ci
 
 COLUMNS = ["regularizer", "setting", "lr", "beta1", "beta2", "n_dis", "seed", "status", "inception_score_mean",
            "inception_score_std", "fid", "kid_mean", "sec_per_100_updates", "steps_done", "steps", "run_id"]
@@ -45,10 +46,10 @@ def real_data_row(real: dict, extractor: str) -> dict:
     is_from = r.get("is_split", r["split"])
     where = (f"held-out {r['split']}, n={r['samples']}" if is_from == r["split"] and r.get("is_samples") in
              (None, r["samples"]) else f"FID: held-out {r['split']}, n={r['samples']}; IS: {is_from}, n={r['is_samples']}")
-    return {"regularizer": f"real data ({where})", "FID rank": "-", "runs": "-",
-            "ok": "-", f"best IS ({extractor})": is_text,
-            "IS setting": "-", f"best FID ({extractor})": _fmt(r["fid"]), "FID setting": "-",
-            f"KID ({extractor})": interval(r.get("kid_mean", np.nan), np.nan, np.nan)}
+    return {"regularizer": f"real data ({where})", "FID rank": "-", "runs": "-", "ok": "-",
+            f"best FID ({extractor})": _fmt(r["fid"]), "FID setting": "-", "trained": "-",
+            f"best IS ({extractor})": is_text, "IS setting": "-",
+            f"KID ({extractor}, unscaled)": interval(r.get("kid_mean", np.nan), np.nan, np.nan)}
 
 
 def _paper_columns(out: pd.DataFrame, published: dict, real_published: dict | None) -> pd.DataFrame:
@@ -75,35 +76,56 @@ def interval(mean: float, low: float, high: float, digits: int | None = None) ->
     return f"{mean:.{digits}f}" + ("" if pd.isna(low) else f" [{low:.{digits}f}, {high:.{digits}f}]")
 
 
-def best_table(df: pd.DataFrame, extractor: str, real: list[dict] = (), *, published: dict | None = None,
-               real_published: dict | None = None) -> pd.DataFrame:
-    """Per regularizer: its best IS and best FID over settings (as the paper's Table 2), each the mean over
-    seeds with its 95% interval, the KID at the best-FID setting, and a rank that ties where the data do not
-    separate (comparisons.tied_ranks); the held-out real data's scores first, as the floor to read them
-    against. ``published``: the paper's Table 2 rows by label, shown beside ours as "paper" columns."""
-    scores = scores_table(df)
-    best_fid, ranks = best_settings(df), tied_ranks(df)
+def median_text(value: float, low: float, high: float, digits: int | None = None) -> str:
+    """A median [interval]; an infinite one (half the runs or more diverged) says so."""
+    if pd.notna(value) and np.isinf(value):
+        return "diverged"
+    text = interval(value, low, high, digits)
+    return text.replace("inf]", "diverged]")
+
+
+def success_text(successes: int, runs: int) -> str:
+    return f"{int(successes)}/{int(runs)}"
+
+
+def best_table(df: pd.DataFrame, extractor: str, real: list[dict] = (), *, threshold: float | None = None,
+               published: dict | None = None, real_published: dict | None = None) -> pd.DataFrame:
+    """Per regularizer (as the paper's Table 2): its best setting by median FID (comparisons.best_settings:
+    chosen on half the seeds and scored on the others when there are 6 or more), the median FID there
+    [order-statistic interval] and the share of runs that trained, the KID's median there, the best median IS
+    over settings, and a rank that ties where the exact test does not separate (comparisons.tied_ranks); the
+    held-out real data's scores first, as the floor to read them against. ``published``: the paper's Table 2
+    rows by label, shown beside ours as "paper" columns."""
+    best, ranks = best_settings(df, threshold), tied_ranks(df, threshold)
+    kid_col, fid_col, is_col = f"KID ({extractor}, unscaled)", f"best FID ({extractor})", f"best IS ({extractor})"
     rows = []
     for reg in regularizers_of(df):
         runs = df[df["regularizer"] == reg]
-        mine = scores[(scores["regularizer"] == reg) & (scores["ok"] > 0)].set_index("setting")
-        row = {"regularizer": reg, "FID rank": "-", "runs": len(runs), "ok": int((runs["status"] == "ok").sum())}
-        if mine.empty or reg not in best_fid or best_fid[reg] not in mine.index:
-            row.update({f"best IS ({extractor})": "-", "IS setting": "-", f"best FID ({extractor})": "-",
-                        "FID setting": "-", f"KID ({extractor})": "-"})
-        else:
-            bi, bf = mine.loc[mine["is_mean"].idxmax()], mine.loc[best_fid[reg]]
-            seeds = f" ({int(bf['ok'])} seeds)" if bf["ok"] > 1 else ""
-            if bi["ok"] > 1:
-                is_text = interval(bi["is_mean"], bi["is_ci_low"], bi["is_ci_high"], 2) + f" ({int(bi['ok'])} seeds)"
-            else:  # one seed: the IS's own std over its splits, as the paper's +-
-                split_std = runs.loc[(runs["setting"] == bi.name) & (runs["status"] == "ok"), "inception_score_std"]
-                is_text = f"{bi['is_mean']:.2f} ± {_fmt(split_std.mean())}"
-            row.update({"FID rank": str(ranks[reg]), f"best IS ({extractor})": is_text, "IS setting": bi.name,
-                        f"best FID ({extractor})": interval(bf["fid_mean"], bf["fid_ci_low"], bf["fid_ci_high"], 2)
-                        + seeds, "FID setting": bf.name,
-                        f"KID ({extractor})": interval(bf["kid_mean"], bf["kid_ci_low"], bf["kid_ci_high"]),
-                        "_fid": bf["fid_mean"]})
+        row = {"regularizer": reg, "FID rank": "-", "runs": len(runs), "ok": int((runs["status"] == "ok").sum()),
+               fid_col: "-", "FID setting": "-", "trained": "-", is_col: "-", "IS setting": "-", kid_col: "-"}
+        if reg in best:
+            b = best[reg]
+            fids = best_scores(df, b, reg)
+            median, low, high, _ = median_ci(fids)
+            s = cell_summary(fids, threshold)
+            scored = df[(df["regularizer"] == reg) & (df["setting"] == b.setting) & (df["status"] == "ok")
+                        & (df["seed"].isin(b.scored_on))]
+            kid = median_ci(scored["kid_mean"].astype(float).dropna()) if scored["kid_mean"].notna().any() else (np.nan,) * 4
+            row.update({"FID rank": str(ranks[reg]), fid_col: median_text(median, low, high, 2)
+                        + (f" ({len(fids)} runs)" if len(fids) > 1 else ""), "FID setting": b.setting + (" (chosen on other seeds)" if b.held_out else ""),
+                        "trained": success_text(s["successes"], len(fids)), kid_col: median_text(*kid[:3]),
+                        "_fid": median})
+            is_by = {st: float(np.median(v)) for st in settings_of(df) if len(v := runs.loc[
+                (runs["setting"] == st) & (runs["status"] == "ok"), "inception_score_mean"].dropna().astype(float))}
+            if is_by:
+                top = max(is_by, key=lambda st: (is_by[st], st))
+                values = runs.loc[(runs["setting"] == top) & (runs["status"] == "ok"), "inception_score_mean"].astype(float)
+                if len(values) > 1:
+                    row[is_col] = median_text(*median_ci(values)[:3], 2)
+                else:  # one run: its IS's own std over splits, as the paper's +-
+                    std = runs.loc[(runs["setting"] == top) & (runs["status"] == "ok"), "inception_score_std"].mean()
+                    row[is_col] = f"{is_by[top]:.2f} ± {_fmt(std)}"
+                row["IS setting"] = top
         rows.append(row)
     out = pd.DataFrame(rows)
     order = sorted(range(len(out)), key=lambda i: (int(out["FID rank"][i]) if out["FID rank"][i] != "-" else 10 ** 6,
@@ -114,48 +136,54 @@ def best_table(df: pd.DataFrame, extractor: str, real: list[dict] = (), *, publi
     return _paper_columns(out, published, real_published) if published else out
 
 
-def pivot(df: pd.DataFrame, value: str) -> pd.DataFrame:
-    """regularizer x setting, mean over seeds; NaN where no ok run."""
-    ok = df[df["status"] == "ok"]
-    table = ok.pivot_table(index="regularizer", columns="setting", values=value, aggfunc="mean", observed=False)
-    settings = sorted(df["setting"].unique())
-    table = table.reindex(index=df["regularizer"].cat.categories, columns=settings)
-    table.index.name = "regularizer"
-    return table
-
-
-def _cell(runs: pd.DataFrame, value: str, digits: int) -> str:
-    """A setting's value for one regularizer: the mean over its ok seeds [with its 95% interval when
-    several], and any runs that diverged or failed named beside it; a setting with no ok run shows why,
-    never a blank."""
+def _cell(runs: pd.DataFrame, value: str, digits: int | None, threshold: float | None) -> str:
+    """A setting's value for one regularizer: the median [order-statistic interval when several runs]; for FID
+    over every finished or diverged run (diverged as +inf) followed by how many trained, for IS and KID over
+    the finished runs; runs that diverged or failed named beside it; never a blank."""
     if runs.empty:
         return "-"
-    ok = runs.loc[runs["status"] == "ok", value].dropna()
+    ok = runs.loc[runs["status"] == "ok", value].dropna().astype(float)
     bad = runs.loc[runs["status"] != "ok", "status"]
     why = "/".join(sorted(set(bad)))
-    if ok.empty:
-        return why or "no score"
-    text = interval(*mean_ci(ok.astype(float), FLOORS.get(value)), digits)
-    return text + (f" ({len(bad)} of {len(runs)} {why})" if len(bad) else "")
+    if value == "fid":
+        fids = np.where(runs["status"] == "ok", runs["fid"].astype(float).fillna(np.inf), np.inf)[
+            runs["status"].isin(["ok", "diverged"]).to_numpy()]
+        if not len(fids) or ok.empty:
+            return why or "no score"
+        median, low, high, _ = median_ci(fids)
+        text = median_text(median, low, high, digits)
+        if len(fids) > 1:
+            text += f" ({success_text((fids < (threshold or np.inf)).sum(), len(fids))})"
+    else:
+        if ok.empty:
+            return why or "no score"
+        median, low, high, _ = median_ci(ok)
+        text = interval(median, low, high, digits)
+    failed = int((runs["status"] == "failed").sum())
+    diverged = int((runs["status"] == "diverged").sum())
+    notes = [f"{n} of {len(runs)} {k}" for n, k in ((diverged, "diverged"), (failed, "failed")) if n]
+    return text + (f" ({', '.join(notes)})" if notes else "")
 
 
-def per_setting_table(df: pd.DataFrame, value: str, *, digits: int = 2) -> pd.DataFrame:
+def per_setting_table(df: pd.DataFrame, value: str, *, digits: int | None = 2,
+                      threshold: float | None = None) -> pd.DataFrame:
     """regularizer x setting (the paper's Figures 1-2 as a table)."""
     settings = sorted(df["setting"].unique())
     rows = []
     for reg in df["regularizer"].cat.categories:
         runs = df[df["regularizer"] == reg]
-        rows.append({"regularizer": str(reg), **{s: _cell(runs[runs["setting"] == s], value, digits) for s in settings}})
+        rows.append({"regularizer": str(reg), **{s: _cell(runs[runs["setting"] == s], value, digits, threshold)
+                                                 for s in settings}})
     return pd.DataFrame(rows)
 
 
 def cost_table(df: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:
-    """Seconds per 100 generator updates per setting (mean over the runs that measured it, diverged ones
+    """Seconds per 100 generator updates per setting (median over the runs that measured it, diverged ones
     too: their updates cost the same), with the ratio to ``baseline`` at the same setting beside each
     (the paper's Figure 10 as ratios) and the median of those ratios."""
     timed = df.dropna(subset=["sec_per_100_updates"])
     table = timed.pivot_table(index="regularizer", columns="setting", values="sec_per_100_updates",
-                              aggfunc="mean", observed=False)
+                              aggfunc="median", observed=False)
     table = table.reindex(index=df["regularizer"].cat.categories, columns=sorted(df["setting"].unique()))
     base = table.loc[baseline] if baseline in table.index else None
     rows = []
@@ -171,20 +199,22 @@ def cost_table(df: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def top_settings_table(df: pd.DataFrame, k: int = 3) -> pd.DataFrame:
-    """Per regularizer, its ``k`` best settings by mean FID over seeds [95% interval], with their values: what
-    a sweep over many settings found, readable where a regularizer x setting table is not."""
-    scores = scores_table(df)
+def top_settings_table(df: pd.DataFrame, k: int = 3, *, threshold: float | None = None) -> pd.DataFrame:
+    """Per regularizer, its ``k`` best settings by median FID [order-statistic interval] and how many runs
+    trained, with their values: what a sweep over many settings found, readable where a regularizer x setting
+    table is not."""
+    scores = scores_table(df, threshold)
     scores = scores[scores["ok"] > 0]
     values = df.drop_duplicates("setting").set_index("setting")
     rows = []
     for reg in regularizers_of(df):
-        mine = scores[scores["regularizer"] == reg].sort_values("fid_mean").head(k)
+        mine = scores[scores["regularizer"] == reg].sort_values(["fid_median", "setting"]).head(k)
         for rank, (_, row) in enumerate(mine.iterrows(), 1):
             v = values.loc[row["setting"]]
             rows.append({"regularizer": reg, "#": rank, "setting": row["setting"], "lr": f"{v['lr']:.3g}",
                          "beta1": f"{v['beta1']:g}", "beta2": f"{v['beta2']:.4g}", "n_dis": int(v["n_dis"]),
-                         "FID": interval(row["fid_mean"], row["fid_ci_low"], row["fid_ci_high"]),
-                         "IS": interval(row["is_mean"], row["is_ci_low"], row["is_ci_high"]),
+                         "median FID": median_text(row["fid_median"], row["fid_median_low"], row["fid_median_high"]),
+                         "trained": success_text(row["successes"], row["ok"] + row["diverged"]),
+                         "median IS": interval(row["is_median"], row["is_median_low"], row["is_median_high"]),
                          "runs": f"{int(row['ok'])} of {int(row['runs'])} ok"})
     return pd.DataFrame(rows)
