@@ -203,7 +203,7 @@ def _robustness_blocks(df: pd.DataFrame, *, extractor: str, prefix: str, fig, co
                                         "is better", title="IS per setting (cf. Miyato et al. 2018, Fig. 1)",
                                         path=fig("is_per_setting"), colour_of=colour_of), "IS per setting")]
         for title, value, digits, name in tables:
-            what = ("median over the runs [95% order-statistic interval] (runs that trained / runs)" if value == "fid"
+            what = ("median over the runs [order-statistic interval] (runs that trained / runs)" if value == "fid"
                     else "median over the finished runs [order-statistic interval]")
             blocks += [Text(f"{title} per setting, {what}"
                             + (" (unbiased at small sample counts, where FID is biased upwards)" if value == "kid_mean"
@@ -394,7 +394,7 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
                 "IS/FID)." if "digits" in extractor else ".")),
         Text(_statistics_text(df, threshold, _success_source(threshold, origin))),
         Text("Each regularizer at its best setting (as the paper's Table 2): the setting with the lowest median "
-             "FID, the median there [95% order-statistic interval] and how many of its runs trained, the KID's "
+             "FID, the median there [order-statistic interval] and how many of its runs trained, the KID's "
              "median there, and the best median IS over settings. "
              + ("The best setting is chosen on the lower half of the seeds and its scores are those of the upper "
                 "half, so that picking the least of several medians does not flatter it. " if held_out else
