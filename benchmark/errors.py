@@ -1,7 +1,18 @@
 """The errors a user can act on, apart from the modules that raise them: the CLI catches these without
 importing torch, so `regbench report` and `regbench --help` start in a second, not in several."""
 import errno
+import reprlib
 from pathlib import Path
+
+_SHORT = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHORT.maxlevel, _SHORT.maxdict, _SHORT.maxlist, _SHORT.maxtuple, _SHORT.maxset = 2, 4, 4, 4, 4
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 80, 80, 40
+
+
+def shown(value) -> str:
+    """A value as an error message may echo it: at most a few items and levels deep, so that a YAML alias
+    bomb (a few lines that expand to billions of items) or a huge list costs a short line, not gigabytes."""
+    return _SHORT.repr(value)
 
 
 class DatasetUnavailable(RuntimeError):

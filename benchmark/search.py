@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .errors import shown
+
 MAX_RUNS = 100_000  # a sweep past this is a typo, not a study
 DISTRIBUTIONS = ("uniform", "log_uniform", "choice")
 
@@ -51,11 +53,11 @@ def random_points(space: Any, where: str, fail: Fail, *, allowed: tuple[str, ...
             raise fail(f"{where}.{key}", "missing (a random search needs n and seed)")
     n, seed = space["n"], space["seed"]
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise fail(f"{where}.n", f"must be an integer >= 1, got {n!r}")
+        raise fail(f"{where}.n", f"must be an integer >= 1, got {shown(n)}")
     if n > MAX_RUNS:
         raise fail(f"{where}.n", f"{n:,} points, more than {MAX_RUNS:,}")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise fail(f"{where}.seed", f"must be an integer >= 0, got {seed!r}")
+        raise fail(f"{where}.seed", f"must be an integer >= 0, got {shown(seed)}")
     keys = sorted(k for k in space if k not in ("n", "seed"))
     if not keys:
         raise fail(where, f"draws nothing: give at least one of {', '.join(allowed)}")
@@ -80,7 +82,7 @@ def _sampler(spec: Any, where: str, fail: Fail) -> Callable[[np.random.Generator
         return lambda rng: args[int(rng.integers(len(args)))]
     if not (isinstance(args, list) and len(args) == 2 and all(_number(a) for a in args)
             and all(math.isfinite(a) for a in args)):
-        raise fail(f"{where}.{kind}", f"must be [low, high], two finite numbers, got {args!r}")
+        raise fail(f"{where}.{kind}", f"must be [low, high], two finite numbers, got {shown(args)}")
     low, high = float(args[0]), float(args[1])
     if not low < high:
         raise fail(f"{where}.{kind}", f"low must be below high, got [{args[0]}, {args[1]}]")

@@ -19,6 +19,7 @@ import yaml
 
 from . import paper, search
 from .data import DATASETS, split_size
+from .errors import shown
 from .latent import LATENTS
 from .losses import LOSSES
 from .models import ARCHITECTURES, INITS
@@ -37,6 +38,8 @@ MAX_Z_DIM = 8192
 MAX_SAMPLES = 200_000  # per score: 200K x 2,048 Inception features are 1.6 GB
 MAX_N_DIS = 100
 MAX_LR = 1.0
+MAX_SEED = 2 ** 32 - 1
+MAX_SUITE_BYTES = 1 << 20  # the repository's largest suite is 5 KB; a 26 MB one (13M seeds) exhausted memory
 
 
 class SuiteError(ValueError):
@@ -219,8 +222,10 @@ _SIMPLE = {  # key -> (accepted types, check, what the check wants)
     "z_dim": (int, lambda v: 0 < v <= MAX_Z_DIM, f"from 1 to {MAX_Z_DIM}"),
     "loss": (str, lambda v: v in LOSSES, "a registered loss"),
     "steps": (int, lambda v: v > 0, "> 0"),
-    "batch_size": (int, lambda v: 0 < v <= MAX_BATCH, f"from 1 to {MAX_BATCH}"),
-    "g_batch_size": ((int, type(None)), lambda v: 0 < v <= MAX_BATCH, f"from 1 to {MAX_BATCH} (or null: batch_size)"),
+    # batch norm (in every G, and in D's batch_norm) needs more than one value per channel
+    "batch_size": (int, lambda v: 2 <= v <= MAX_BATCH, f"from 2 to {MAX_BATCH} (batch norm needs 2 or more)"),
+    "g_batch_size": ((int, type(None)), lambda v: 2 <= v <= MAX_BATCH,
+                     f"from 2 to {MAX_BATCH} (or null: batch_size; batch norm needs 2 or more)"),
     "init": (str, lambda v: v in INITS, f"one of {', '.join(INITS)}"),
     "latent": (str, lambda v: v in LATENTS, f"one of {', '.join(LATENTS)}"),
     "d_passes": (str, lambda v: v in D_PASSES, f"one of {', '.join(D_PASSES)}"),
@@ -278,17 +283,25 @@ class _Checker:
 
     def typed(self, value: Any, where: str, types) -> Any:
         if not _type_ok(value, types):
-            raise self.fail(where, f"must be {_names(types)}, got {type(value).__name__} {value!r}")
+            raise self.fail(where, f"must be {_names(types)}, got {type(value).__name__} {shown(value)}")
         if isinstance(value, float) and not math.isfinite(value):
             raise self.fail(where, f"must be a finite number, got {value}")
         return value
 
-    def int_list(self, value: Any, where: str) -> tuple[int, ...]:
+    def seeds(self, value: Any, where: str) -> tuple[int, ...]:
+        """Distinct seeds from 0 to 2^32 - 1: a repeated seed is the same run twice (one id, one file), and
+        torch folds a negative seed onto a large one (-1 is 2^64 - 1) and refuses one past 2^64 at run time."""
         if isinstance(value, int) and not isinstance(value, bool):
             value = [value]
         if not isinstance(value, list) or not value:
             raise self.fail(where, "must be a non-empty list of integers")
-        return tuple(self.typed(v, f"{where}[{i}]", int) for i, v in enumerate(value))
+        seeds = tuple(self.typed(v, f"{where}[{i}]", int) for i, v in enumerate(value))
+        for i, seed in enumerate(seeds):
+            if not 0 <= seed <= MAX_SEED:
+                raise self.fail(f"{where}[{i}]", f"must be from 0 to {MAX_SEED:,} (2^32 - 1), got {shown(seed)}")
+            if seed in seeds[:i]:
+                raise self.fail(f"{where}[{i}]", f"seed {seed} appears twice (it would be the same run twice)")
+        return seeds
 
     def settings(self, item: Any, where: str) -> list[Setting]:
         """One entry of ``settings``: a named setting, a written-out one, or a ``grid`` / ``random`` search
@@ -296,7 +309,7 @@ class _Checker:
         named = paper.settings()
         if isinstance(item, str):
             if item not in named:
-                raise self.fail(where, f"unknown setting {item!r}; named settings: {', '.join(named)}")
+                raise self.fail(where, f"unknown setting {shown(item)}; named settings: {', '.join(named)}")
             return [Setting(name=item, **named[item])]
         if isinstance(item, dict) and ("grid" in item or "random" in item):
             return self.search_settings(item, where)
@@ -311,7 +324,7 @@ class _Checker:
         named = paper.settings()
         base = self.typed(entry.pop("base"), f"{where}.base", str)
         if base not in named:
-            raise self.fail(f"{where}.base", f"unknown setting {base!r}; named settings: {', '.join(named)}")
+            raise self.fail(f"{where}.base", f"unknown setting {shown(base)}; named settings: {', '.join(named)}")
         return {**named[base], **entry}
 
     def search_settings(self, item: dict, where: str) -> list[Setting]:
@@ -358,7 +371,7 @@ class _Checker:
         """Plugin files, relative to the suite file; each is imported here, so a broken one stops the
         suite before anything runs."""
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail("plugins", f"must be a list of file paths, got {value!r}")
+            raise self.fail("plugins", f"must be a list of file paths, got {shown(value)}")
         out = []
         for i, item in enumerate(value):
             path = (base_dir / item).resolve()
@@ -385,7 +398,7 @@ class _Checker:
         label = self.typed(entry.get("label", name), f"{where}.label", str)
         loss = entry.get("loss")
         if loss is not None and loss not in LOSSES:
-            raise self.fail(f"{where}.loss", f"unknown loss {loss!r}; registered: {', '.join(LOSSES.names())}")
+            raise self.fail(f"{where}.loss", f"unknown loss {shown(loss)}; registered: {', '.join(LOSSES.names())}")
         steps = entry.get("steps")
         if steps is not None and self.typed(steps, f"{where}.steps", int) < 1:
             raise self.fail(f"{where}.steps", f"must be > 0, got {steps}")
@@ -423,7 +436,8 @@ class _Checker:
                                 + f", got {v}")
         ev = Evaluation(**entry)
         if ev.is_samples < ev.is_splits:
-            raise self.fail("evaluation.is_samples", "must be at least is_splits")
+            raise self.fail("evaluation.is_samples", f"{ev.is_samples} is fewer than is_splits ({ev.is_splits}): each "
+                                                     "split needs at least one sample")
         return ev
 
     def split(self, dataset: str, split: str | None, root: str | None, where: str) -> int | None:
@@ -440,7 +454,11 @@ class _Checker:
         images than were used: fid_real is refused past its split's size, and defaults to min(10,000, size)."""
         ev = values["evaluation"]
         dataset, root = values["dataset"], values.get("data_root")
-        self.split(dataset, values.get("split", "train"), root, "split")
+        train = self.split(dataset, values.get("split", "train"), root, "split")
+        batch = values.get("batch_size", Suite.batch_size)
+        if train is not None and batch > train:
+            raise self.fail("batch_size", f"{batch:,} is more than the {train:,} images of {dataset}'s "
+                                          f"{values.get('split', 'train')!r} split it is drawn from; use at most {train}")
         self.split(dataset, ev.real_is_split, root, "evaluation.real_is_split")
         size = self.split(dataset, ev.fid_real_split, root, "evaluation.fid_real_split")
         if size is None:
@@ -467,7 +485,7 @@ def parse_suite(raw: Any, *, path: str, default_name: str, source_sha256: str | 
             types, ok, wants = _SIMPLE[key]
             check.typed(value, key, types)
             if value is not None and not ok(value):
-                raise check.fail(key, f"must be {wants}, got {value!r}")
+                raise check.fail(key, f"must be {wants}, got {shown(value)}")
             values[key] = float(value) if key in ("width", "cpus_per_run", "gpus_per_run", "success_fid") and \
                 value is not None else value
     if "plugins" in top:  # before the regularizers: they may name what these files register
@@ -480,9 +498,9 @@ def parse_suite(raw: Any, *, path: str, default_name: str, source_sha256: str | 
         labels = [getattr(v, "label", getattr(v, "name", None)) for v in values[key]]
         dup = next((n for n in labels if labels.count(n) > 1), None)
         if dup:
-            raise check.fail(key, f"{dup!r} appears twice; give variants distinct labels")
+            raise check.fail(key, f"{shown(dup)} appears twice; give variants distinct labels")
     if "seeds" in top:
-        values["seeds"] = check.int_list(top["seeds"], "seeds")
+        values["seeds"] = check.seeds(top["seeds"], "seeds")
     runs = len(values["regularizers"]) * len(values["settings"]) * len(values.get("seeds", (0,)))
     if runs > search.MAX_RUNS:
         raise check.fail("settings", f"the suite expands to {runs:,} runs ({len(values['regularizers'])} regularizers "
@@ -497,6 +515,9 @@ def load_suites(path: str | Path) -> list[Suite]:
     """The suites of a file: one per YAML document (``---``); with several, each must have a name."""
     path = Path(path)
     try:
+        if path.is_file() and path.stat().st_size > MAX_SUITE_BYTES:
+            raise SuiteError(f"{path}: {path.stat().st_size:,} bytes, more than a suite may have "
+                             f"({MAX_SUITE_BYTES:,}); a sweep is written as a grid or a random search, not listed")
         data = path.read_bytes()
         text = data.decode()
     except UnicodeDecodeError:

@@ -23,6 +23,12 @@ BAD = [
     ({"settings": [{"name": "x", "base": "Q"}]}, (), "settings[0].base"),
     ({"regularizers": [{"name": "none", "steps": 0}]}, (), "regularizers[0].steps"),
     ({"success_fid": 0}, (), "success_fid"),
+    ({"seeds": [0, 0]}, (), "seeds[1]"),
+    ({"seeds": [-1]}, (), "seeds[0]"),
+    ({"seeds": [2 ** 64]}, (), "seeds[0]"),
+    ({"batch_size": 1}, (), "batch_size"),
+    ({"batch_size": 5000}, (), "batch_size"),  # more than the digits' training split
+    ({"g_batch_size": 1}, (), "g_batch_size"),
     ({"success_fid": "low"}, (), "success_fid"),
 ]
 
@@ -121,3 +127,32 @@ def test_bad_success_fid_flag_exits_2(tmp_path, capsys, value):
     with pytest.raises(SystemExit) as exc:
         main(["report", str(tmp_path), "--success-fid", value])
     assert exc.value.code == 2 and "--success-fid" in capsys.readouterr().err
+
+
+def _refused(path, capsys):
+    assert main(["plan", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and str(path) in err
+    return err
+
+
+def test_an_alias_bomb_in_params_is_refused_in_one_short_line(tmp_path, capsys):
+    # nine levels of nine references, inside the value: 387 million items if anything expanded them
+    levels = ["&a0 [1, 1, 1, 1, 1, 1, 1, 1, 1]"] + [f"&a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("dataset: digits\nsteps: 4\nsettings: [C]\n"
+                    f"regularizers: [{{name: wgan_gp, params: {{gp_lambda: [{', '.join(levels)}]}}}}]\n")
+    err = _refused(path, capsys)
+    assert len(err) < 600 and "regularizers[0].params" in err and "gp_lambda" in err
+
+
+def test_a_suite_file_past_a_megabyte_is_refused(tmp_path, capsys):
+    path = tmp_path / "huge.yaml"
+    path.write_text("dataset: digits\nsteps: 4\nsettings: [C]\nregularizers: [none]\nseeds: ["
+                    + ", ".join(map(str, range(200_000))) + "]\n")
+    assert "more than a suite may have" in _refused(path, capsys)
+
+
+def test_too_few_samples_for_the_splits_gives_both_numbers(write_suite, capsys):
+    err = _refused(write_suite({"evaluation": {"is_samples": 5, "is_splits": 10}}), capsys)
+    assert "5 is fewer than is_splits (10)" in err

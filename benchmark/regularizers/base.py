@@ -35,6 +35,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ..errors import shown
+
 
 class BadHyperparameter(ValueError):
     pass
@@ -57,7 +59,7 @@ class Regularizer:
         unknown = sorted(set(params) - set(cls.defaults))
         if unknown:
             known = ", ".join(sorted(cls.defaults)) or "none"
-            raise BadHyperparameter(f"{cls.name} has no hyperparameter {unknown[0]!r} (it has: {known})")
+            raise BadHyperparameter(f"{cls.name} has no hyperparameter {shown(unknown[0])} (it has: {known})")
         out = dict(cls.defaults)
         for key, value in params.items():
             default = cls.defaults[key]
@@ -65,7 +67,7 @@ class Regularizer:
             ok = isinstance(value, type(default)) or (type(default) is float and type(value) is int)
             if not ok or isinstance(value, bool) is not isinstance(default, bool):
                 raise BadHyperparameter(
-                    f"{cls.name}.{key} must be {type(default).__name__}, got {type(value).__name__} {value!r}"
+                    f"{cls.name}.{key} must be {type(default).__name__}, got {type(value).__name__} {shown(value)}"
                 )
             out[key] = type(default)(value)
             if isinstance(out[key], float) and not math.isfinite(out[key]):
