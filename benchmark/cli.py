@@ -157,6 +157,10 @@ def cmd_report(args) -> int:
                            samples_per_setting=args.samples_per_setting, success_fid=args.success_fid)
     except NoResults as exc:
         raise UserError(str(exc)) from None
+    except OSError as exc:  # an --out that cannot be written: the previous report there is left as it was
+        where = exc.filename or args.out or "reports/"
+        raise UserError(f"cannot write the report in {where}: {exc.strerror or exc}; pass another --out "
+                        "(the previous report there is unchanged)") from None
     print(f"report written: {out}")
     return 0
 

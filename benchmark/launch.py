@@ -18,8 +18,8 @@ from .lock import FolderLock
 from .metrics import Scorer
 from .run import execute
 from .slurm import SlurmOptions, results_in_slurm
-from .store import (CHECKPOINT_DIR, REFERENCE_DIR, atomic_write_bytes, finished_ids, samples_path, write_json,
-                    write_plan, write_result, write_samples)
+from .store import (CHECKPOINT_DIR, REFERENCE_DIR, DamagedFile, atomic_write_bytes, move_aside, read_samples,
+                    samples_path, scan_results, warn, write_json, write_plan, write_result, write_samples)
 from .suite import RunSpec, Suite, expand
 from .train import resolve_device
 
@@ -92,7 +92,26 @@ def real_data_path(results_dir: Path, scorer: Scorer) -> Path:
 
 
 def pending(specs: list[RunSpec], results_dir: Path, *, retry_failed: bool = False) -> list[RunSpec]:
-    done = finished_ids(results_dir, include_failed=not retry_failed)
+    """The runs without a finished result. A result or samples file that does not read back is moved aside
+    (``.damaged``, never deleted) and its run redone; a ``*.json`` that is not a result is named and left alone."""
+    scan = scan_results(results_dir)
+    for path, why in scan.damaged:
+        warn(f"{path}: damaged result ({why}); moved aside to {move_aside(path).name}, its run is redone")
+    for path in scan.foreign:
+        warn(f"{path}: not a regbench result; ignored")
+    planned = {s.run_id for s in specs}
+    done = set()
+    for r in scan.results:
+        if retry_failed and r["status"] == "failed":
+            continue
+        if r["run_id"] in planned and r["status"] == "ok":
+            try:
+                read_samples(results_dir, r["run_id"])
+            except DamagedFile as exc:
+                moved = move_aside(samples_path(results_dir, r["run_id"]))
+                warn(f"{exc}; moved aside to {moved.name}, its run is redone")
+                continue
+        done.add(r["run_id"])
     return [s for s in specs if s.run_id not in done]
 
 

@@ -9,7 +9,9 @@ import io
 import json
 import math
 import os
+import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -109,30 +111,104 @@ def write_samples(results_dir: Path, run_id: str, images: np.ndarray) -> Path:
     return path
 
 
+class DamagedFile(ValueError):
+    """A file regbench wrote that cannot be read back (cut short by a crash, a copy, a full disk)."""
+
+
+DAMAGED = ".damaged"
+
+
+def warn(message: str) -> None:
+    """One line on stderr: what was found and what was done about it (a damaged file, a foreign one)."""
+    print(f"regbench: warning: {message}", file=sys.stderr, flush=True)
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a damaged file to ``<name>.damaged`` (``.damaged.1``, ... if taken): out of every reader's way,
+    never deleted, so its bytes can still be looked at."""
+    path = Path(path)
+    target, i = path.with_name(path.name + DAMAGED), 0
+    while target.exists():
+        i += 1
+        target = path.with_name(f"{path.name}{DAMAGED}.{i}")
+    os.replace(path, target)
+    return target
+
+
 def read_samples(results_dir: Path, run_id: str) -> np.ndarray | None:
+    """A run's sample grid; None when there is none. DamagedFile when the file does not load."""
     path = samples_path(results_dir, run_id)
     if not path.exists():
         return None
-    with np.load(path) as f:
-        return f["images"]
+    try:
+        with np.load(path) as f:
+            images = f["images"]
+    except Exception as exc:  # a cut zip: BadZipFile, EOFError, ValueError, KeyError, OSError
+        raise DamagedFile(f"{path}: does not load ({type(exc).__name__}: {exc})") from None
+    return images
 
 
-def finished_ids(results_dir: Path, *, include_failed: bool = True) -> set[str]:
-    if not Path(results_dir).is_dir():
-        return set()
-    paths = Path(results_dir).glob("*.json")
-    if include_failed:
-        return {p.stem for p in paths}
-    return {p.stem for p in paths if json.loads(p.read_text()).get("status") != "failed"}
+@dataclass
+class Scan:
+    """What a results folder holds: the results that read back whole, the files that are regbench's but
+    damaged, and the ``*.json`` files that are not results at all (a colleague's notes)."""
+    results: list[dict] = field(default_factory=list)
+    damaged: list[tuple[Path, str]] = field(default_factory=list)  # (file, why)
+    foreign: list[Path] = field(default_factory=list)
+
+    def warnings(self) -> list[str]:
+        return ([f"{p}: damaged result ({why}); left out" for p, why in self.damaged]
+                + [f"{p}: not a regbench result; ignored" for p in self.foreign])
+
+
+def _check(path: Path) -> tuple[str, dict | str]:
+    """("ok", result) | ("damaged", why) | ("foreign", "")."""
+    try:
+        record = json.loads(path.read_bytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return "damaged", f"not valid JSON: {exc}"
+    except OSError as exc:
+        return "damaged", f"cannot be read: {exc.strerror or exc}"
+    if not isinstance(record, dict) or "run_id" not in record:
+        return "foreign", ""
+    missing = [k for k in REQUIRED_FIELDS if k not in record]
+    if missing:
+        return "damaged", f"lacks {', '.join(missing)}"
+    if record["run_id"] != path.stem:
+        return "damaged", f"its run_id {record['run_id']!r} is not its file name"
+    if record["status"] not in STATUSES:
+        return "damaged", f"status {record['status']!r} is none of {', '.join(STATUSES)}"
+    return "ok", record
+
+
+def scan_results(results_dir: Path) -> Scan:
+    """Every ``*.json`` of a results folder, validated: the one reader that run, report and load_results share,
+    so a file that one of them trusts is trusted by all."""
+    scan = Scan()
+    for path in sorted(Path(results_dir).glob("*.json")) if Path(results_dir).is_dir() else []:
+        kind, value = _check(path)
+        if kind == "ok":
+            scan.results.append(value)
+        elif kind == "damaged":
+            scan.damaged.append((path, value))
+        else:
+            scan.foreign.append(path)
+    return scan
 
 
 def read_results(results_dir: Path) -> list[dict]:
-    """Every result in a folder, in file-name order."""
-    return [json.loads(path.read_text()) for path in sorted(Path(results_dir).glob("*.json"))]
+    """Every result of a folder that reads back whole, in file-name order (scan_results says what was not)."""
+    return scan_results(results_dir).results
 
 
 def read_real_data(results_dir: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((Path(results_dir) / REFERENCE_DIR).glob("*.json"))]
+    out = []
+    for p in sorted((Path(results_dir) / REFERENCE_DIR).glob("*.json")):
+        try:
+            out.append(json.loads(p.read_text()))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue  # a cut cache of real-data scores: the report's floor row is left out; a rerun rewrites it
+    return out
 
 
 def plan_path(results_dir: Path) -> Path:
@@ -144,5 +220,11 @@ def write_plan(results_dir: Path, plan: dict) -> Path:
 
 
 def read_plan(results_dir: Path) -> dict | None:
+    """The plan the last sweep recorded; None when there is none or it does not read back (the report then
+    cannot list missing runs, and says so; the next `regbench run` rewrites it)."""
     path = plan_path(results_dir)
-    return json.loads(path.read_text()) if path.exists() else None
+    try:
+        plan = json.loads(path.read_text()) if path.exists() else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return plan if isinstance(plan, dict) and isinstance(plan.get("runs", []), list) else None

@@ -25,7 +25,7 @@ from .latent import sample_latent
 from .losses import create_loss
 from .models import create_models
 from .probes import named_weight_layers, spectral_norms
-from .store import atomic_torch_save
+from .store import atomic_torch_save, move_aside, warn
 from .regularizers import Regularizer, create_regularizer
 from .suite import RunSpec
 
@@ -190,6 +190,9 @@ class Stopped(BaseException):
         self.step = step
 
 
+CHECKPOINT_KEYS = {"g", "d", "opt_g", "opt_d", "rng", "data_rng", "history", "step", "train_seconds", "config_hash"}
+
+
 class Checkpoint:
     """A run's full training state, saved atomically every ``checkpoint_every`` updates."""
 
@@ -202,8 +205,22 @@ class Checkpoint:
     def save(self, state: dict) -> None:
         atomic_torch_save(state, self.path)  # a kill mid-save leaves the previous checkpoint intact
 
-    def load(self) -> dict:
-        return torch.load(self.path, map_location="cpu", weights_only=False)
+    def load(self, config_hash: str) -> dict | None:
+        """The saved state; None, with the file moved aside (``.damaged``) and a warning naming it, when it
+        does not load (cut short, not a checkpoint) or belongs to another config: the run then starts afresh
+        instead of failing the same way on every retry."""
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=False)
+            if not isinstance(state, dict) or not CHECKPOINT_KEYS <= set(state):
+                raise ValueError("not a regbench checkpoint")
+            if state["config_hash"] != config_hash:  # run ids include the hash: only a misplaced file gets here
+                raise ValueError(f"it belongs to another config ({state['config_hash']}, this run is {config_hash})")
+        except Exception as exc:  # a cut zip or pickle: RuntimeError, EOFError, UnpicklingError, ...
+            moved = move_aside(self.path)
+            warn(f"checkpoint {self.path} does not load ({type(exc).__name__}: {exc}); moved aside to "
+                 f"{moved.name}, the run starts afresh")
+            return None
+        return state
 
     def remove(self) -> None:
         if self.path is not None:
@@ -243,11 +260,8 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
                "sn_layers": [name for name, _ in named_weight_layers(d)], "sn_step": [], "sn": [],
                "eval_step": [], "eval": []}
     ckpt, start_step, train_seconds, resumed_from = Checkpoint(checkpoint), 0, 0.0, None
-    if ckpt.exists():
-        state = ckpt.load()
-        if state["config_hash"] != spec.config_hash:  # run ids include the hash: only a misplaced file gets here
-            raise ValueError(f"checkpoint {ckpt.path} belongs to another config ({state['config_hash']}, "
-                             f"this run is {spec.config_hash}); move it away to start this run afresh")
+    state = ckpt.load(spec.config_hash) if ckpt.exists() else None
+    if state is not None:
         g.load_state_dict(state["g"]), d.load_state_dict(state["d"])
         reg.load_state_dict(state.get("regularizer", {}))  # checkpoints before regularizer state hold none
         opt_g.load_state_dict(state["opt_g"]), opt_d.load_state_dict(state["opt_d"])

@@ -154,12 +154,30 @@ def test_ctrl_c_stops_at_an_update_boundary_with_a_checkpoint(real, tmp_path):
         REGULARIZERS._entries.pop("test_ctrl_c"), REGULARIZERS._origins.pop("test_ctrl_c")
 
 
-def test_a_checkpoint_of_another_config_is_refused(real, tmp_path):
+def test_a_checkpoint_of_another_config_is_moved_aside_and_the_run_starts_afresh(real, tmp_path, capsys):
     ckpt = tmp_path / "run.pt"
     train(spec_for("none", settings=["C"], checkpoint_every=5), real, progress=False, checkpoint=ckpt)
     assert ckpt.exists()  # train leaves it; the launcher removes it once the result is written
-    with pytest.raises(ValueError, match="belongs to another config"):
-        train(spec_for("none", settings=["C"], checkpoint_every=5, seeds=[1]), real, progress=False, checkpoint=ckpt)
+    other = spec_for("none", settings=["C"], checkpoint_every=5, seeds=[1])
+    outcome = train(other, real, progress=False, checkpoint=ckpt)
+    assert outcome.resumed_from is None and outcome.steps_done == other.steps
+    assert (tmp_path / "run.pt.damaged").exists() and "belongs to another config" in capsys.readouterr().err
+
+
+def test_a_cut_checkpoint_is_moved_aside_named_and_the_run_starts_afresh(real, tmp_path, capsys):
+    spec = spec_for("none", settings=["C"], checkpoint_every=5)
+    ckpt = tmp_path / "run.pt"
+    train(spec, real, progress=False, checkpoint=ckpt)
+    data = ckpt.read_bytes()
+    ckpt.write_bytes(data[: len(data) // 2])
+    outcome = train(spec, real, progress=False, checkpoint=ckpt)
+    fresh = train(spec, real, progress=False)
+    assert outcome.resumed_from is None and outcome.status == "ok"
+    for a, b in zip(outcome.generator.state_dict().values(), fresh.generator.state_dict().values()):
+        torch.testing.assert_close(a, b)  # the same run as one that never had a checkpoint
+    err = capsys.readouterr().err
+    assert f"checkpoint {ckpt} does not load" in err and "moved aside to run.pt.damaged" in err
+    assert (tmp_path / "run.pt.damaged").read_bytes() == data[: len(data) // 2]  # kept, never deleted
 
 
 def test_speed_switches_are_recorded_and_part_of_the_id_only_when_on(write_suite, tmp_path):

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
 from .. import paper
 from .findings import check_findings
-from ..store import CHECKPOINT_DIR, read_plan, read_real_data, read_results, read_samples
+from ..store import CHECKPOINT_DIR, DamagedFile, read_plan, read_real_data, read_samples, scan_results, warn
 from . import figures
 from . import comparisons
 from .comparisons import default_success_fid, pairwise_table, regularizers_of, scores_table, settings_of
@@ -35,6 +39,7 @@ class SuiteResults:
     results: list[dict]
     real: list[dict]
     plan: dict | None
+    problems: list[str] = field(default_factory=list)  # damaged and foreign files, each named, left out
 
     @property
     def name(self) -> str:
@@ -51,11 +56,16 @@ class SuiteResults:
         return out
 
 
-def load(folder: Path) -> SuiteResults:
+def load(folder: Path, *, say=warn) -> SuiteResults:
+    """A results folder, read by the validating reader (store.scan_results): a damaged or foreign file is left
+    out and named, one line each through ``say``."""
     folder = Path(folder)
     if not folder.is_dir():
         raise NoResults(f"{folder} is not a folder of results (run `regbench run SUITE` first)")
-    return SuiteResults(folder, read_results(folder), read_real_data(folder), read_plan(folder))
+    scan = scan_results(folder)
+    for line in scan.warnings():
+        say(line)
+    return SuiteResults(folder, scan.results, read_real_data(folder), read_plan(folder), scan.warnings())
 
 
 def _label_order(suites: list[SuiteResults]) -> list[str]:
@@ -484,6 +494,11 @@ def _missing_blocks(suites: list[SuiteResults]) -> list[Block]:
     if unplanned:
         blocks += [Text(f"No plan recorded for {', '.join(f'`{n}`' for n in unplanned)} (results from before "
                         "regbench kept one): runs missing there cannot be listed.")]
+    problems = [p for s in suites for p in s.problems]
+    if problems:
+        blocks += [Text(f"**{len(problems)} file{'s' if len(problems) > 1 else ''} left out** of this report "
+                        "(`regbench run SUITE` moves a damaged result aside and redoes its run):"),
+                   Bullets([f"`{p}`" for p in problems])]
     return blocks
 
 
@@ -543,12 +558,29 @@ def _reproducibility(suites: list[SuiteResults], command: str) -> list[Block]:
                      + ", ".join(f"`{s.folder}`" for s in suites), f"regenerate with `{command}`"])]
 
 
-def _clear_generated(out_dir: Path) -> None:
-    """Files a previous report wrote and this one may not: a stale figure must not pass for a current one."""
-    for sub, patterns in (("figures", ("*.png",)), ("tables", ("*.csv", "*.md", "*.tex"))):
-        for pattern in patterns:
-            for f in (out_dir / sub).glob(pattern):
-                f.unlink()
+GENERATED = {"figures": ("*.png",), "tables": ("*.csv", "*.md", "*.tex")}  # what a report writes in each
+
+
+def _install(staging: Path, out_dir: Path) -> None:
+    """Put a finished report (built in ``staging``, beside ``out_dir``) in place of the previous one: each
+    folder and file by a rename, so the previous report stays whole until the new one is complete, and none
+    of its figures outlives it to pass for a current one. Files a report does not write (your notes in
+    figures/) move over to the new folders."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    old = []
+    for sub, patterns in GENERATED.items():
+        target = out_dir / sub
+        if target.is_dir():
+            for f in target.iterdir():
+                if not any(f.match(p) for p in patterns):
+                    os.replace(f, staging / sub / f.name)
+            old.append(target.rename(out_dir / f".{sub}.old-{staging.name}"))
+        os.replace(staging / sub, target)
+    for name in ("report.html", "report.md"):
+        os.replace(staging / name, out_dir / name)
+    for folder in old:
+        shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def _success(suites: list[SuiteResults], key: tuple, success_fid: float | None) -> tuple[float | None, str]:
@@ -576,9 +608,24 @@ def write_report(results_dirs, *, out_dir: Path | None = None, samples_per_setti
                         + (f" yet ({planned} runs planned)" if planned else ""))
     names = list(dict.fromkeys(s.name for s in suites))
     out_dir = Path(out_dir or Path("reports") / "+".join(names))
-    (out_dir / "figures").mkdir(parents=True, exist_ok=True)
-    _clear_generated(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # built beside its destination and swapped in whole: a report that fails leaves the previous one as it was
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.report-", dir=out_dir.parent))
+    try:
+        path = _write(suites, dirs, staging, out_dir=out_dir, samples_per_setting=samples_per_setting,
+                      success_fid=success_fid, names=names)
+        _install(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir / path.name
 
+
+def _write(suites: list[SuiteResults], dirs: list[Path], staging: Path, *, out_dir: Path,
+           samples_per_setting: bool, success_fid: float | None, names: list[str]) -> Path:
+    """The report's files, written into ``staging`` (its links relative, so they hold once moved to
+    ``out_dir``)."""
+    (staging / "figures").mkdir(parents=True, exist_ok=True)
     records, shared = _distinct([r for s in suites for r in s.results])
     records = _qualified(records)
     # the suites' order; a qualified label ("none [beyond]") sits where its plain one would
@@ -587,6 +634,15 @@ def write_report(results_dirs, *, out_dir: Path | None = None, samples_per_setti
                    key=lambda label: rank.get(label.split(" [")[0], len(rank)))
     colour_of = figures.colours(order)
     folder_of = {r["run_id"]: s.folder for s in suites for r in s.results}
+
+    @lru_cache(maxsize=None)  # each file read (and a damaged one named) once
+    def samples_of(folder: Path, run_id: str):
+        try:
+            return read_samples(folder, run_id)
+        except DamagedFile as exc:
+            warn(f"{exc}; its samples are left out of the report")
+            return None
+
     real = list({json.dumps(x.get("real_data"), sort_keys=True): x for s in suites for x in s.real}.values())
     groups = _groups(records)
 
@@ -607,17 +663,17 @@ def write_report(results_dirs, *, out_dir: Path | None = None, samples_per_setti
             h, prefix = 3, f"{dataset}-{size}px-{arch}-{extractor}-".replace("/", "_")
         same = [x for x in real if "protocol" not in x or (x["protocol"].get("dataset"), x["protocol"].get(
             "image_size"), x["protocol"].get("feature_extractor")) == (key[0], key[1], key[3])]
-        blocks += _group_blocks(df, real=same, h=h, prefix=prefix, out_dir=out_dir, colour_of=colour_of,
+        blocks += _group_blocks(df, real=same, h=h, prefix=prefix, out_dir=staging, colour_of=colour_of,
                                 samples_per_setting=samples_per_setting, success=_success(suites, key, success_fid),
-                                sample_source=lambda row: read_samples(folder_of[row["run_id"]], row["run_id"]))
+                                sample_source=lambda row: samples_of(folder_of[row["run_id"]], row["run_id"]))
     blocks += _missing_blocks(suites)
     command = "regbench report " + " ".join(map(str, dirs)) + f" --out {out_dir}" + (
         " --samples-per-setting" if samples_per_setting else "") + (
         f" --success-fid {success_fid:g}" if success_fid is not None else "")
     blocks += _reproducibility(suites, command)
 
-    write_tables(blocks, out_dir / "tables")
-    (out_dir / "report.html").write_text(to_html(blocks, out_dir, title=title))
-    path = out_dir / "report.md"
-    path.write_text(to_markdown(blocks, out_dir, title=title))
+    write_tables(blocks, staging / "tables")
+    (staging / "report.html").write_text(to_html(blocks, staging, title=title))
+    path = staging / "report.md"
+    path.write_text(to_markdown(blocks, staging, title=title))
     return path
