@@ -59,6 +59,19 @@ def protocol_summary(suite) -> str:
             f"({ev.fid_real_split}) vs {ev.fid_fake:,} generated")
 
 
+def _writable_folder(folder: Path, flag: str, what: str) -> None:
+    """Before anything runs: a folder the sweep must write (created if missing), so that a file in its place or
+    a folder without write permission is one message, not a traceback or a failed result per run."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".regbench-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"{flag} {folder}: cannot write {what} there ({exc.strerror or exc}); pass another "
+                        "folder") from None
+
+
 def cmd_run(args) -> int:
     from .launch import ClusterOptions, Resources, SlurmOptions, run_suite
     from .run import peak_rss_mb
@@ -76,6 +89,9 @@ def cmd_run(args) -> int:
     slurm_options = SlurmOptions(partition=args.slurm_partition, time_min=args.slurm_time,
                                  array_parallelism=args.slurm_array_parallelism, cluster=args.slurm_cluster,
                                  max_requeues=args.slurm_max_requeues, signal_delay_s=args.slurm_signal_delay)
+    _writable_folder(Path(args.results), "--results", "results")
+    for folder in dict.fromkeys(s.tensorboard for s in suites if s.tensorboard):
+        _writable_folder(Path(folder), "--tensorboard", "TensorBoard logs")
     start = time.perf_counter()
     resources = Resources(inception_weights=args.inception_weights)
     failed, largest_run = 0, 0.0
@@ -90,6 +106,8 @@ def cmd_run(args) -> int:
         failed += summary.counts["failed"] + summary.lost
         largest_run = max(largest_run, summary.peak_run_rss_mb)
         print(summary.line())
+        for line in summary.failure_lines():
+            print(line)
     memory = f"peak memory: driver {peak_rss_mb():.0f} MiB" + (
         f", largest worker {largest_run:.0f} MiB (x{args.workers} workers)" if args.workers > 1 and largest_run else "")
     print(f"total wall time: {time.perf_counter() - start:.1f} s; {memory}")

@@ -49,3 +49,17 @@ class CannotWrite(OSError):
         if isinstance(exc, cls) or exc.errno not in NO_ROOM:
             return exc
         return cls(path, exc.errno, exc.strerror or str(exc))
+
+
+class LogUnwritable(CannotWrite):
+    """The TensorBoard folder cannot be written: the environment's fault, not the run's, so no run is recorded
+    ``failed`` for it; the sweep stops as for a results folder that cannot be written."""
+
+    def __init__(self, path, errno_: int, reason: str):
+        OSError.__init__(self, errno_, f"cannot write TensorBoard logs in {path}: {reason}. Pass another "
+                                       "--tensorboard (or none), then run again: no run was recorded as failed "
+                                       "for it, and finished results are kept")
+        self.path, self.reason = Path(path), reason
+
+    def __reduce__(self):
+        return LogUnwritable, (str(self.path), self.errno, self.reason)

@@ -33,6 +33,11 @@ class SweepSummary:
     startup_seconds: float = 0.0  # of seconds: connecting to Ray and warming its workers
     lost: int = 0  # dispatched but no result came back (worker, node or job lost): unfinished
     peak_run_rss_mb: float = 0.0  # the largest peak memory a run's process reported
+    failures: list = field(default_factory=list)  # (run id, the error's last line, its traceback file)
+
+    def failure_lines(self) -> list[str]:
+        """Why each run failed, for the console: "1 failed" alone leaves the user to search the folder."""
+        return [f"  failed: {run_id}: {error}\n          traceback: {path}" for run_id, error, path in self.failures]
 
     def line(self) -> str:
         c = self.counts
@@ -297,8 +302,10 @@ def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool
             samples_path(results_dir, record["run_id"]).unlink(missing_ok=True)
             raise
         if record["status"] == "failed":  # keeps its checkpoint for --retry-failed; its traceback beside it
-            atomic_write_bytes(results_dir / f"{record['run_id']}.traceback.txt",
-                               record.get("traceback", record["error"] or "").encode())
+            trace = results_dir / f"{record['run_id']}.traceback.txt"
+            atomic_write_bytes(trace, record.get("traceback", record["error"] or "").encode())
+            last = (record["error"] or "unknown error").strip().splitlines() or ["unknown error"]
+            summary.failures.append((record["run_id"], last[-1][:300], trace))
         else:
             checkpoint_path(results_dir, record["run_id"]).unlink(missing_ok=True)
         summary.counts[record["status"]] += 1

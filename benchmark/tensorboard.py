@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from torchvision.utils import make_grid
 
+from .errors import LogUnwritable
 from .suite import RunSpec
 
 GRID = 64  # images in the samples grid
@@ -42,7 +43,11 @@ class RunLog:
         """Called by train() once it knows where it starts."""
         from torch.utils.tensorboard import SummaryWriter
 
-        self.writer = SummaryWriter(str(self.dir), purge_step=resumed_from + 1 if resumed_from else None)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self.writer = SummaryWriter(str(self.dir), purge_step=resumed_from + 1 if resumed_from else None)
+        except OSError as exc:  # the folder's fault, not the run's: it must not become a failed result
+            raise LogUnwritable(self.dir, exc.errno or 0, exc.strerror or str(exc)) from None
 
     def losses(self, step: int, d_loss: float, g_loss: float, sec_per_100: float) -> None:
         self.writer.add_scalar("loss/D", d_loss, step)

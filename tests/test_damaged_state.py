@@ -122,3 +122,41 @@ def test_an_out_that_is_a_file_is_one_message(swept, tmp_path, capsys):
     assert main(["report", str(folder), "--out", str(tmp_path / "afile" / "r")]) == 2
     err = capsys.readouterr().err
     assert "cannot write the report in" in err and "Traceback" not in err
+
+
+def test_an_unwritable_tensorboard_folder_stops_the_sweep_and_records_no_failed_run(write_suite, tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    suite = write_suite()
+    assert main(["run", str(suite), "--results", str(tmp_path / "results"), "--tensorboard",
+                 str(tmp_path / "afile" / "tb"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--tensorboard" in err and "cannot write TensorBoard logs" in err and "Traceback" not in err
+    assert not list((tmp_path / "results").glob("*/*.json"))  # no result (the plan and real-data scores are not)
+    # one that fails only inside the run (it passed the check, then could not be written): no failed result
+    from benchmark.errors import LogUnwritable
+    from benchmark.launch import run_suite
+    from benchmark.suite import load_suite
+    import dataclasses
+    blocked = dataclasses.replace(load_suite(suite), tensorboard=str(tmp_path / "afile" / "tb"))
+    with pytest.raises(LogUnwritable, match="cannot write TensorBoard logs"):
+        run_suite(blocked, results_root=tmp_path / "results", progress=False)
+    assert not list((tmp_path / "results").glob("*/*.json"))  # no result (the plan and real-data scores are not)
+    assert main(["run", str(suite), "--results", str(tmp_path / "results"), "--quiet"]) == 0  # all 4 run now
+    assert "4 runs done" in capsys.readouterr().out
+
+
+def test_results_naming_a_file_is_one_message(write_suite, tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    assert main(["run", str(write_suite()), "--results", str(tmp_path / "afile"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--results" in err and "cannot write results there" in err and "Traceback" not in err
+
+
+def test_a_failed_run_is_explained_on_the_console(misbehaving_regularizers, write_suite, tmp_path, capsys):
+    suite = write_suite({"regularizers": ["none", "test_raises"], "settings": ["C"]})
+    for quiet in (["--quiet"], []):
+        assert main(["run", str(suite), "--results", str(tmp_path / f"r{len(quiet)}"), *quiet]) == 1
+        out = capsys.readouterr().out
+        (trace,) = (tmp_path / f"r{len(quiet)}" / "tiny").glob("*.traceback.txt")
+        assert "1 failed" in out and f"failed: {trace.name.split('.')[0]}: RuntimeError: boom in after_d_step" in out
+        assert f"traceback: {trace}" in out
