@@ -29,20 +29,29 @@ def read_image_set(path: str | Path) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(arrays))
 
 
-def _read_folder(path: Path) -> np.ndarray:
+def _open(file: Path, mode: str | None = None) -> np.ndarray:
+    """One image as an array; a file that is not a whole image (cut short, mislabelled) is named."""
     from PIL import Image
 
+    try:
+        with Image.open(file) as im:
+            return np.asarray(im.convert(mode) if mode else im)
+    except (OSError, ValueError, SyntaxError) as exc:  # PIL's UnidentifiedImageError is an OSError
+        raise BadImages(f"{file}: not a readable image ({exc}); remove or replace it") from None
+
+
+def _read_folder(path: Path) -> np.ndarray:
     files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise BadImages(f"{path}: no .png/.jpg images in this folder")
-    images = [np.asarray(Image.open(f)) for f in files]
+    images = [_open(f) for f in files]
     sizes = {im.shape[:2] for im in images}
     if len(sizes) > 1:
         raise BadImages(f"{path}: images have different sizes ({', '.join(f'{h}x{w}' for h, w in sorted(sizes))})")
     if any(im.dtype != np.uint8 for im in images):
         raise BadImages(f"{path}: only 8-bit images can be scored")
     gray = all(im.ndim == 2 for im in images)
-    images = [im if gray else np.asarray(Image.open(f).convert("RGB")) for im, f in zip(images, files)]
+    images = [im if gray else _open(f, "RGB") for im, f in zip(images, files)]
     stacked = np.stack(images)
     return stacked[:, None] if gray else stacked.transpose(0, 3, 1, 2)
 

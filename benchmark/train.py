@@ -50,10 +50,42 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def returned(value) -> str:
+    """What a hook gave back, as its error message says it: None, a tensor's shape, or a type."""
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {list(value.shape)}"
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
+class HookError(TypeError):
+    """A regularizer hook returned what the harness cannot use; the message names the hook and what it gave."""
+
+
+def _checked_layer_hooks(reg: Regularizer):
+    """wrap_layer and normalization as the models call them, each result checked where it is made: a hook
+    that returns None fails with its own name, not later as "'NoneType' object is not callable"."""
+    def wrap_layer(layer):
+        out = reg.wrap_layer(layer)
+        if not isinstance(out, nn.Module):
+            raise HookError(f"{reg.name}.wrap_layer({type(layer).__name__}) returned {returned(out)}; it must "
+                            "return an nn.Module (the layer itself, or the layer wrapped)")
+        return out
+
+    def normalization(num_features):
+        out = reg.normalization(num_features)
+        if out is not None and not isinstance(out, nn.Module):
+            raise HookError(f"{reg.name}.normalization({num_features}) returned {returned(out)}; it must return "
+                            "an nn.Module or None")
+        return out
+
+    return wrap_layer, normalization
+
+
 def build(spec: RunSpec, *, channels: int, device: torch.device) -> tuple[nn.Module, nn.Module, Regularizer]:
     reg = create_regularizer(spec.regularizer, **dict(spec.params))
+    wrap_layer, normalization = _checked_layer_hooks(reg)
     g, d = create_models(spec.architecture, size=spec.image_size, channels=channels, width=spec.width,
-                         z_dim=spec.z_dim, wrap_layer=reg.wrap_layer, normalization=reg.normalization,
+                         z_dim=spec.z_dim, wrap_layer=wrap_layer, normalization=normalization,
                          init=spec.init)
     reg.initialize(d)
     return g.to(device), d.to(device), reg
@@ -82,6 +114,7 @@ class Steps:
         self.opt_d = torch.optim.Adam(d.parameters(), lr=spec.lr, betas=(spec.beta1, spec.beta2), fused=True)
         self.opt_g = torch.optim.Adam(g.parameters(), lr=spec.lr, betas=(spec.beta1, spec.beta2), fused=True)
         self.penalty = reg.penalty if reg.uses("penalty") else None
+        self.reg_name = reg.name
         self.extras = reg.penalty_extras() if self.penalty is not None else ()
         self.augment = reg.augment if reg.uses("augment") else None
         # D's forward as both steps run it: the compiled module itself unless the regularizer wraps it
@@ -130,6 +163,9 @@ class Steps:
                 outputs = {"d_real": d_real, "d_fake": d_fake}
                 extra = self.penalty(discriminator=self.d, real=x, fake=fake, **{k: outputs[k] for k in self.extras})
                 if extra is not None:  # a penalty hook may decline, as the base class's does
+                    if not isinstance(extra, torch.Tensor) or extra.dim() != 0:
+                        raise HookError(f"{self.reg_name}.penalty returned {returned(extra)}; it must return a "
+                                        "scalar tensor (shape []), e.g. its per-sample terms' .mean(), or None")
                     d_loss = d_loss + extra
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()

@@ -236,3 +236,17 @@ def test_check_plugin_fails_a_regularizer_with_side_effects_in_eval_mode(tmp_pat
     check = regbench("check-plugin", "leaky", "--plugin", str(tmp_path / "leaky.py"))
     assert check.returncode == 1 and "FAIL: leaky passed" in check.stdout
     assert "eval mode has no side effects" in check.stdout and "a forward in eval mode changed" in check.stdout
+
+
+@pytest.mark.parametrize("body,says", [
+    ("def wrap_layer(self, layer):\n        layer.weight.data *= 1.0", "bad.wrap_layer(Conv2d) returned None; it must "
+                                                                      "return an nn.Module"),
+    ("def penalty(self, *, discriminator, real, fake):\n        return (real ** 2).flatten(1).mean(1)",
+     "bad.penalty returned a tensor of shape [8]; it must return a scalar tensor"),
+])
+def test_check_plugin_names_the_hook_and_what_it_returned(tmp_path, body, says):
+    (tmp_path / "bad.py").write_text("from benchmark.regularizers import Regularizer, register_regularizer\n\n\n"
+                                     "@register_regularizer('bad')\nclass Bad(Regularizer):\n    " + body + "\n")
+    check = regbench("check-plugin", "bad", "--plugin", str(tmp_path / "bad.py"))
+    assert check.returncode == 1 and says in check.stdout, check.stdout[-2000:]
+    assert "NoneType" not in check.stdout and "implicitly created only for scalar" not in check.stdout

@@ -35,6 +35,10 @@ BAD = {
     "no channel axis": (lambda p: np.savez(p, images=np.zeros((4, 8, 8, 5), np.uint8)), "channel"),
     "mixed sizes": (lambda p: (p.mkdir(), Image.new("L", (8, 8)).save(p / "a.png"),
                                Image.new("L", (9, 9)).save(p / "b.png")), "different sizes"),
+    "a cut png": (lambda p: (p.mkdir(), Image.new("L", (8, 8)).save(p / "a.png"),
+                             Image.effect_noise((64, 64), 50).save(p / "b.png"),
+                             (p / "b.png").write_bytes((p / "b.png").read_bytes()[:120])), "b.png: not a readable image"),
+    "not an image": (lambda p: (p.mkdir(), (p / "a.png").write_text("hello")), "a.png: not a readable image"),
 }
 
 
