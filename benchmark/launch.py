@@ -13,7 +13,7 @@ import torch
 from tqdm import tqdm
 
 from .data import load_images
-from .errors import CannotWrite
+from .errors import CannotWrite, DatasetUnavailable, FeatureExtractorUnavailable
 from .lock import FolderLock
 from .metrics import Scorer
 from .run import execute
@@ -235,7 +235,9 @@ def _results_in_ray(todo: list[RunSpec], workers: int, inception_weights: str | 
             try:
                 out = ray.get(done[0])
             except ray.exceptions.RayError as exc:  # a worker or node lost: no result, the next run picks it up
-                if isinstance(getattr(exc, "cause", None), CannotWrite):
+                # the node's environment, not the run: the sweep stops with the one message, no run recorded
+                if isinstance(getattr(exc, "cause", None), (CannotWrite, DatasetUnavailable,
+                                                            FeatureExtractorUnavailable)):
                     raise exc.cause from None
                 print(f"ray: run {spec.run_id} lost ({type(exc).__name__}); it stays unfinished", file=sys.stderr)
                 continue
