@@ -157,16 +157,6 @@ def cmd_score(args) -> int:
     return 0
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
-
-
 def cmd_report(args) -> int:
     from .report import NoResults, write_report
 
@@ -267,6 +257,16 @@ def _number(text: str, *, minimum: float, inclusive: bool) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if value < minimum or (value == minimum and not inclusive):
         raise argparse.ArgumentTypeError(f"must be {'>=' if inclusive else '>'} {minimum:g}, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
 
 

@@ -1,6 +1,6 @@
 """Results as a table, for notebooks: ``benchmark.load_results(*results_dirs)``.
 
-The report reads result folders with the same reader (store.read_results, report.render.load); this flattens each
+The report reads result folders with the same reader (store.scan_results, through report.render.load); this flattens each
 record into one row: scores, settings, regularizer parameters (``params.<name>``), the scoring protocol
 (``protocol.<key>``), timing, status and environment (``environment.<key>``). The training curves stay whole in
 one column, ``history`` (a dict of lists), and the traceback of a failed run in ``traceback``.

@@ -196,11 +196,6 @@ def scan_results(results_dir: Path) -> Scan:
     return scan
 
 
-def read_results(results_dir: Path) -> list[dict]:
-    """Every result of a folder that reads back whole, in file-name order (scan_results says what was not)."""
-    return scan_results(results_dir).results
-
-
 def read_real_data(results_dir: Path) -> list[dict]:
     out = []
     for p in sorted((Path(results_dir) / REFERENCE_DIR).glob("*.json")):

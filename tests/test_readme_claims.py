@@ -42,6 +42,29 @@ def test_the_readme_digits_table_gives_the_reports_verdicts():
     assert needed["clipping_worse_than_sn"] == needed["bn_ln_lose_to_sn_at_high_lr"] == 8  # "about 8 seeds"
 
 
+# each fragment of the README's digits table, beside the text of the committed findings that says it
+EVIDENCE = {
+    "clipping_worse_than_sn": ["P = 1.00 [1.00, 1.00], p = 0.050 (Holm 0.250)"],
+    "bn_ln_lose_to_sn_at_high_lr": ["P = 0.89 [0.56, 1.00], p = 0.100 (Holm 0.200)",
+                                    "P = 1.00 [1.00, 1.00], p = 0.050 (Holm 0.200)"],
+    "sn_not_inferior_to_best": ["A: spectral_norm <= 1.2 x wgan_gp: median FID 67.8 vs 36.5"],
+    "sn_beats_wgan_gp_at_high_lr": ["median FID 67.1 vs 66.0", "median FID 71.5 vs 352, P = 0.78",
+                                    "median FID 425 vs 541"],
+    "cost_sn_cheap_wgan_gp_dear": ["1.25x none [1.21, 1.29]", "2.04x none [2.00, 2.08]"],
+}
+
+
+def test_the_readme_digits_table_quotes_the_reports_evidence():
+    findings = table("digits-paper", "findings_long").set_index("id")
+    for finding, fragments in EVIDENCE.items():
+        for fragment in fragments:
+            assert fragment in findings.loc[finding, "evidence"], (finding, fragment)
+    assert findings.loc["clipping_worse_than_sn", "evidence"].count("P = 1.00 [1.00, 1.00], p = 0.050 (Holm 0.250)") == 5
+    for text in ("P = 1.00, p = 0.05 each, Holm 0.25", "P = 0.89-1.00 (Holm 0.20)", "WGAN-GP 36.5 vs 67.8 at A",
+                 "72 vs 352 at E (P = 0.78)", "425 vs 541 at F", "1.25x [1.21, 1.29]", "2.04x [2.00, 2.08]"):
+        assert text in README, text
+
+
 def test_the_readme_numbers_across_settings_are_the_reports():
     success = table("digits-paper", "success_long").set_index("regularizer")
     sn = success.loc["spectral_norm"]
@@ -57,9 +80,25 @@ def test_the_readme_numbers_across_settings_are_the_reports():
     assert f"p = {friedman}" in README
     budget = table("digits-paper", "budget").set_index("regularizer")["k=1"]
     assert budget["spectral_norm"] == "137.2 [98.1, 181.6]" and "137 [98, 182]" in README
+    assert budget["orthonormal"] == "240.7 [178.0, 312.7]" and "241 [178, 313] for orthonormal" in README
+    others = [float(v.split()[0]) for r, v in budget.items() if r not in ("spectral_norm", "orthonormal")]
+    assert (round(min(others)), round(max(others))) == (432, 1222) and "432-1222 for the others" in README
     scores = table("digits-paper", "scores")
     at_f = scores[scores["setting"] == "F"]
     assert (at_f["successes"].sum(), (at_f["ok"] + at_f["diverged"]).sum()) == (1, 24)  # "1 run of 24 trained"
+
+
+def test_the_readme_nemenyi_p_values_are_those_of_the_committed_results():
+    from benchmark.report.comparisons import critical_difference
+    from benchmark.report.render import load
+    from benchmark.report.tables import runs_frame
+
+    suite = load(REPORTS / "digits-paper" / "results" / "digits-paper")
+    cd = critical_difference(runs_frame(suite.results, [r["regularizer"] for r in suite.plan["runs"]]))
+    sn = cd["nemenyi"].loc["spectral_norm"]
+    assert f"{sn['batch_norm']:.3f}" == "0.001" and f"{sn['layer_norm']:.3f}" == "0.064"
+    assert (sn.drop(["spectral_norm", "batch_norm"]) > 0.05).all()  # "but not from ... the rest"
+    assert "batch norm (p = 0.001) but not from layer norm (p = 0.064)" in README
 
 
 def test_the_readme_default_and_beyond_numbers_are_the_reports():
@@ -77,4 +116,13 @@ def test_the_readme_default_and_beyond_numbers_are_the_reports():
         assert at_d[(a, "none")] == at_d[(a, "spectral_norm")] == 1.0, a
     beyond = table("beyond", "scores").set_index(["regularizer", "setting"])
     assert all(beyond.loc[(r, "D"), "successes"] == 0 for r in ("diffaugment", "bcr", "lecam"))
+    assert all(beyond.loc[(r, "D"), "successes"] == 3 for r in ("sn_gp", "r1", "r1_gamma1", "gradient_norm"))
+    for reg, text in (("sn_gp", "47.6 [41.6, 48.7]"), ("gradient_norm", "67.8 [42.8, 80.3]")):
+        cell = beyond.loc[(reg, "D")]
+        assert f"{cell['fid_median']:.1f} [{cell['fid_median_low']:.1f}, {cell['fid_median_high']:.1f}]" == text
+        assert text in README
+    medians = [beyond.loc[(r, "D"), "fid_median"] for r in ("diffaugment", "bcr", "lecam")]
+    assert (round(min(medians)), round(max(medians))) == (315, 489) and "medians 315-489" in README
+    two_sided = pairs[(pairs["setting"] == "D") & (pairs["a"] == "sn_gp") & (pairs["b"] == "none")]["p_exact"]
+    assert float(two_sided.iloc[0]) == pytest.approx(0.1) and "two-sided p = 0.10" in README
     assert not pairs["separated"].any()

@@ -167,15 +167,12 @@ def best_settings(df: pd.DataFrame, threshold: float | None = None) -> dict[str,
         settings = [s for s in settings_of(df) if len(fid_scores(df, reg, s))]
         if not settings:
             continue
-        seeds = tuple(sorted(_runs(df, reg, settings[0])["seed"].unique()))
-        counts = [len(fid_scores(df, reg, s)) for s in settings]
-        if len(settings) > 1 and min(counts) >= HOLDOUT_SEEDS:
-            every = tuple(sorted(set().union(*(set(_runs(df, reg, s)["seed"]) for s in settings))))
-            chosen, scored = every[:len(every) // 2], every[len(every) // 2:]
+        seeds = tuple(sorted(set().union(*(set(_runs(df, reg, s)["seed"]) for s in settings))))
+        if len(settings) > 1 and min(len(fid_scores(df, reg, s)) for s in settings) >= HOLDOUT_SEEDS:
+            chosen, scored = seeds[:len(seeds) // 2], seeds[len(seeds) // 2:]
             best[reg] = Best(_pick(df, reg, settings, chosen, threshold), chosen, scored)
         else:
-            every = tuple(sorted(set().union(*(set(_runs(df, reg, s)["seed"]) for s in settings)))) or seeds
-            best[reg] = Best(_pick(df, reg, settings, None, threshold), every, every)
+            best[reg] = Best(_pick(df, reg, settings, None, threshold), seeds, seeds)
     return best
 
 

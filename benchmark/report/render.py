@@ -24,7 +24,7 @@ from . import figures
 from . import comparisons
 from .comparisons import default_success_fid, pairwise_table, regularizers_of, scores_table, settings_of
 from .document import Block, Bullets, Figure, Heading, Table, Text, to_html, to_markdown, write_tables
-from .stats import ALPHA, CONFIDENCE, median_ci, smallest_p
+from .stats import ALPHA, CONFIDENCE, median_ci, median_coverage, smallest_p
 from .tables import (best_table, cost_table, interval, median_text, per_setting_table, runs_frame, runs_table,
                      success_text, top_settings_table)
 
@@ -111,7 +111,7 @@ MANY_SETTINGS = 8  # past this, a bar or a table column per setting stops being 
 def _statistics_text(df: pd.DataFrame, threshold: float | None, source: str) -> str:
     n = df[df["status"].isin(["ok", "diverged"])].groupby(["regularizer", "setting"], observed=True).size()
     least = int(n.min()) if len(n) else 0
-    coverage = median_ci(range(least))[3] if least >= 2 else float("nan")
+    coverage = median_coverage(least)
     cover = ("" if not least >= 2 or coverage >= CONFIDENCE else
              f" With {least} runs no such interval reaches 95%: it is their range, which covers the median "
              f"with probability {coverage:.0%}.")
@@ -136,7 +136,7 @@ def _statistics_text(df: pd.DataFrame, threshold: float | None, source: str) -> 
         "intervals stay in `tables/scores.csv` for those who want them.")
 
 
-def _success_source(threshold: float | None, origin: str) -> str:
+def _success_source(origin: str) -> str:
     return {"flag": "set with --success-fid", "suite": "the suite's success_fid",
             "default": "the default for this dataset and feature extractor"}.get(origin, origin)
 
@@ -193,7 +193,7 @@ def _in_short(df: pd.DataFrame, pairs: pd.DataFrame, findings: pd.DataFrame, sco
 
 
 def _robustness_blocks(df: pd.DataFrame, *, extractor: str, prefix: str, fig, colour_of: dict,
-                       threshold: float | None) -> list[Block]:
+                       threshold: float | None, scores: pd.DataFrame) -> list[Block]:
     """Scores per setting: every run as a dot beside its median, and regularizer x setting tables for a few
     settings; for a grid or a random search, a scatter over the swept values and each regularizer's best
     settings (every table in the CSVs); then success over all settings and the critical-difference diagram."""
@@ -231,7 +231,7 @@ def _robustness_blocks(df: pd.DataFrame, *, extractor: str, prefix: str, fig, co
                    "IS per setting"),
             Text("Each regularizer's three best settings by median FID [order-statistic interval] (every setting "
                  f"and score: `tables/{prefix}scores.csv`, `{prefix}fid_per_setting.csv`, ...):"),
-            Table(top_settings_table(df, threshold=threshold), f"{prefix}top_settings"),
+            Table(top_settings_table(df, scores), f"{prefix}top_settings"),
             Table(_settings_table(df), f"{prefix}settings", shown=False)]
         blocks += [Table(per_setting_table(df, value, digits=digits, threshold=threshold), f"{prefix}{name}",
                          shown=False) for _, value, digits, name in tables]
@@ -402,7 +402,7 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
         Text(f"Scores use the feature extractor **{extractor}**"
              + (" (a digits classifier trained by regbench; not Inception, so not comparable with published "
                 "IS/FID)." if "digits" in extractor else ".")),
-        Text(_statistics_text(df, threshold, _success_source(threshold, origin))),
+        Text(_statistics_text(df, threshold, _success_source(origin))),
         Text("Each regularizer at its best setting (as the paper's Table 2): the setting with the lowest median "
              "FID, the median there [order-statistic interval] and how many of its runs trained, the KID's "
              "median there, and the best median IS over settings. "
@@ -422,7 +422,7 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
     blocks += [
         Heading("Robustness across settings", h),
         *_robustness_blocks(df, extractor=extractor, prefix=prefix, fig=fig, colour_of=colour_of,
-                            threshold=threshold),
+                            threshold=threshold, scores=scores),
         Text(f"Every summary with its interval, one row per regularizer and setting: `tables/{prefix}scores.csv` "
              "(fid_median with _low, _high and _coverage; fid_iqm with its bootstrap interval; successes and "
              "success_rate with Wilson's interval; is_ and kid_ medians; and each score's mean with Student's t "

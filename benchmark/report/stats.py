@@ -72,9 +72,20 @@ def median_ci(values, confidence: float = CONFIDENCE) -> tuple[float, float, flo
     median = float(np.median(x))
     if n < 2:
         return median, math.nan, math.nan, math.nan
+    j, coverage = _order_statistic(n, confidence)
+    return median, float(x[j - 1]), float(x[n - j]), coverage
+
+
+def _order_statistic(n: int, confidence: float = CONFIDENCE) -> tuple[int, float]:
+    """(j, coverage) of median_ci's interval [x_(j), x_(n+1-j)] for n >= 2 runs."""
     cover = [1 - 2 * stats.binom.cdf(j - 1, n, 0.5) for j in range(1, n // 2 + 1)]
     j = max([i + 1 for i, c in enumerate(cover) if c >= confidence - 1e-12] or [1])
-    return median, float(x[j - 1]), float(x[n - j]), float(cover[j - 1])
+    return j, float(cover[j - 1])
+
+
+def median_coverage(n: int, confidence: float = CONFIDENCE) -> float:
+    """What median_ci's interval over n runs covers (NaN below 2 runs): 0.75 at 3, >= 0.95 from 6."""
+    return _order_statistic(n, confidence)[1] if n >= 2 else math.nan
 
 
 def iqm_ci(values, *, seed: int = 0) -> tuple[float, float, float]:
@@ -85,8 +96,10 @@ def iqm_ci(values, *, seed: int = 0) -> tuple[float, float, float]:
     if len(x) == 0:
         return math.nan, math.nan, math.nan
     iqm = float(stats.trim_mean(x, 0.25))
-    if len(x) < 2 or np.all(x == x[0]):
-        return iqm, (iqm if len(x) > 1 else math.nan), (iqm if len(x) > 1 else math.nan)
+    if len(x) < 2:
+        return iqm, math.nan, math.nan
+    if np.all(x == x[0]):  # nothing to resample
+        return iqm, iqm, iqm
     with np.errstate(invalid="ignore"):  # inf - inf between two diverged runs: the bound is +inf
         res = stats.bootstrap((x,), lambda s, axis: stats.trim_mean(s, 0.25, axis=axis), vectorized=True,
                               confidence_level=CONFIDENCE, n_resamples=BOOTSTRAP_RESAMPLES, method="percentile",

@@ -4,8 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .comparisons import (best_scores, best_settings, cell_summary, regularizers_of, scores_table, settings_of,
-                          tied_ranks)
+from .comparisons import best_scores, best_settings, regularizers_of, settings_of, tied_ranks
 from .stats import median_ci
 
 COLUMNS = ["regularizer", "setting", "lr", "beta1", "beta2", "n_dis", "seed", "status", "inception_score_mean",
@@ -107,13 +106,13 @@ def best_table(df: pd.DataFrame, extractor: str, real: list[dict] = (), *, thres
             b = best[reg]
             fids = best_scores(df, b, reg)
             median, low, high, _ = median_ci(fids)
-            s = cell_summary(fids, threshold)
+            trained = int((fids < (np.inf if threshold is None else threshold)).sum())
             scored = df[(df["regularizer"] == reg) & (df["setting"] == b.setting) & (df["status"] == "ok")
                         & (df["seed"].isin(b.scored_on))]
             kid = median_ci(scored["kid_mean"].astype(float).dropna()) if scored["kid_mean"].notna().any() else (np.nan,) * 4
             row.update({"FID rank": str(ranks[reg]), fid_col: median_text(median, low, high, 2)
                         + (f" ({len(fids)} runs)" if len(fids) > 1 else ""), "FID setting": b.setting + (" (chosen on other seeds)" if b.held_out else ""),
-                        "trained": success_text(s["successes"], len(fids)), kid_col: median_text(*kid[:3]),
+                        "trained": success_text(trained, len(fids)), kid_col: median_text(*kid[:3]),
                         "_fid": median})
             is_by = {st: float(np.median(v)) for st in settings_of(df) if len(v := runs.loc[
                 (runs["setting"] == st) & (runs["status"] == "ok"), "inception_score_mean"].dropna().astype(float))}
@@ -199,11 +198,10 @@ def cost_table(df: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def top_settings_table(df: pd.DataFrame, k: int = 3, *, threshold: float | None = None) -> pd.DataFrame:
+def top_settings_table(df: pd.DataFrame, scores: pd.DataFrame, k: int = 3) -> pd.DataFrame:
     """Per regularizer, its ``k`` best settings by median FID [order-statistic interval] and how many runs
-    trained, with their values: what a sweep over many settings found, readable where a regularizer x setting
-    table is not."""
-    scores = scores_table(df, threshold)
+    trained, with their values (``scores``: comparisons.scores_table of ``df``): what a sweep over many settings
+    found, readable where a regularizer x setting table is not."""
     scores = scores[scores["ok"] > 0]
     values = df.drop_duplicates("setting").set_index("setting")
     rows = []
