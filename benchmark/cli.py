@@ -33,18 +33,26 @@ def _load(path: str):
 def cmd_plan(args) -> int:
     import pandas as pd
 
-    from .suite import expand
+    from .suite import expand, groups, solo_reason
 
     for i, suite in enumerate(_load(args.suite)):
+        fuse = args.fuse or suite.fuse
+        specs = expand(suite)
+        grouped = groups(specs, fuse)
+        group_of = {s.run_id: g for g, members in enumerate(grouped) for s in members}
         rows = [{"run_id": s.run_id, "regularizer": s.label, "loss": s.loss, "setting": s.setting, "lr": s.lr,
-                 "beta1": s.beta1, "beta2": s.beta2, "n_dis": s.n_dis, "seed": s.seed, "steps": s.steps}
-                for s in expand(suite)]
+                 "beta1": s.beta1, "beta2": s.beta2, "n_dis": s.n_dis, "seed": s.seed, "steps": s.steps,
+                 "group": group_of[s.run_id]} for s in specs]
         print(("\n" if i else "") + pd.DataFrame(rows).to_string(index=False))
         print(f"\n{len(rows)} runs in suite {suite.name!r} ({suite.dataset}, {suite.image_size}px, "
               f"{suite.architecture} width {suite.width}): {len(suite.regularizers)} regularizers x "
               f"{len(suite.settings)} settings x {len(suite.seeds)} seeds")
         per_reg = pd.Series([r["regularizer"] for r in rows]).value_counts(sort=False)
         print("runs per regularizer: " + ", ".join(f"{reg} {n}" for reg, n in per_reg.items()))
+        sizes = pd.Series([len(g) for g in grouped]).value_counts().sort_index(ascending=False)
+        alone = sorted({why for g in grouped if len(g) == 1 for why in [solo_reason(g[0])] if why and fuse > 1})
+        print(f"fuse {fuse}: {len(grouped)} groups (" + ", ".join(f"{n} of {size}" for size, n in sizes.items())
+              + ")" + (f"; alone: {'; '.join(alone)}" if alone else ""))
         print(protocol_summary(suite))
     return 0
 
@@ -57,6 +65,15 @@ def protocol_summary(suite) -> str:
             f"batch {suite.batch_size} (G {g_batch})\n"
             f"scoring: IS {ev.is_samples:,} generated in {ev.is_splits} splits; FID {ev.fid_real:,} real "
             f"({ev.fid_real_split}) vs {ev.fid_fake:,} generated")
+
+
+def _fuse(text: str) -> int:
+    from .suite import MAX_FUSE
+
+    value = _positive(text)
+    if value > MAX_FUSE:
+        raise argparse.ArgumentTypeError(f"at most {MAX_FUSE} runs per fused group, got {value}")
+    return value
 
 
 def _writable_folder(folder: Path, flag: str, what: str) -> None:
@@ -86,6 +103,8 @@ def cmd_run(args) -> int:
     switches = {k: True for k in ("compile", "bf16", "channels_last") if getattr(args, k)}
     if switches:  # on for every run, as if the suite said so (so part of each run's id)
         suites = [dataclasses.replace(s, **switches) for s in suites]
+    if args.fuse:  # how runs are grouped, never what a run is: run ids stay
+        suites = [dataclasses.replace(s, fuse=args.fuse) for s in suites]
     slurm_options = SlurmOptions(partition=args.slurm_partition, time_min=args.slurm_time,
                                  array_parallelism=args.slurm_array_parallelism, cluster=args.slurm_cluster,
                                  max_requeues=args.slurm_max_requeues, signal_delay_s=args.slurm_signal_delay)
@@ -309,6 +328,9 @@ def parser() -> argparse.ArgumentParser:
                      help="ray/slurm: GPUs per run, 0.25 shares one by 4 (default: the suite's, else 0)")
     run.add_argument("--workers", type=_positive, default=1, help="parallel worker processes (local launcher)")
     run.add_argument("--data-root", help="folder holding the dataset's files (overrides the suite's data_root)")
+    run.add_argument("--fuse", type=_fuse, metavar="N",
+                     help="train up to N runs that differ only in seed, lr and betas as one batched model "
+                          "(default: the suite's fuse; 1: every run alone)")
     run.add_argument("--retry-failed", action="store_true", help="run again the runs whose result is 'failed'")
     run.add_argument("--compile", action="store_true", help="torch.compile D and G (GPU speed; recorded, off by default)")
     run.add_argument("--bf16", action="store_true", help="bf16 autocast for D and G (GPU speed; changes results)")
@@ -318,8 +340,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--inception-weights", help=f"local copy of {INCEPTION_FILE} (or ${INCEPTION_ENV})")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(fn=cmd_run)
-    plan = sub.add_parser("plan", help="print the expanded runs of a suite; runs nothing")
+    plan = sub.add_parser("plan", help="print the expanded runs of a suite, and how they group; runs nothing")
     plan.add_argument("suite")
+    plan.add_argument("--fuse", type=_fuse, metavar="N", help="as run's --fuse")
     plan.set_defaults(fn=cmd_plan)
     rep = sub.add_parser("report", help="report.md, report.html, tables and figures from one or several "
                                         "results folders")

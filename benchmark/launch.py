@@ -16,11 +16,11 @@ from .data import load_images
 from .errors import CannotWrite, DatasetUnavailable, FeatureExtractorUnavailable
 from .lock import FolderLock
 from .metrics import Scorer
-from .run import execute
+from .run import execute_group, group_id
 from .slurm import SlurmOptions, results_in_slurm
 from .store import (CHECKPOINT_DIR, REFERENCE_DIR, DamagedFile, atomic_write_bytes, move_aside, read_samples,
                     samples_path, scan_results, warn, write_json, write_plan, write_result, write_samples)
-from .suite import RunSpec, Suite, expand
+from .suite import RunSpec, Suite, expand, groups
 from .train import resolve_device
 
 
@@ -136,38 +136,49 @@ def checkpoint_path(results_dir: Path, run_id: str) -> Path:
     return Path(results_dir) / CHECKPOINT_DIR / f"{run_id}.pt"
 
 
-def _execute_in_worker(spec: RunSpec, results_dir: Path, should_stop=None):
-    record, samples = execute(spec, real=_WORKER_RESOURCES.images(spec), scorer=_WORKER_RESOURCES.scorer(spec),
-                              progress=False, checkpoint=checkpoint_path(results_dir, spec.run_id),
-                              should_stop=should_stop)
-    return record, None if samples is None else samples.numpy()
+def group_checkpoint_path(results_dir: Path, group: list[RunSpec]) -> Path:
+    """A solo run's checkpoint is its run's; a fused group's is the group's (named by all its members)."""
+    return checkpoint_path(results_dir, group[0].run_id if len(group) == 1 else f"group-{group_id(group)}")
 
 
-def _execute_in_pool(spec: RunSpec, results_dir: Path):
-    """A queued run in a local worker: skipped once the sweep is interrupted. The pool hands each worker its
-    next run before the current one ends, so cancelling the queue in the driver cannot stop that one."""
+def _numpy(outs):
+    return [(record, None if samples is None else samples.numpy()) for record, samples in outs]
+
+
+def _execute_in_worker(group: list[RunSpec], results_dir: Path, should_stop=None):
+    spec = group[0]
+    return _numpy(execute_group(group, real=_WORKER_RESOURCES.images(spec), scorer=_WORKER_RESOURCES.scorer(spec),
+                                progress=False, checkpoint=group_checkpoint_path(results_dir, group),
+                                should_stop=should_stop))
+
+
+def _execute_in_pool(group: list[RunSpec], results_dir: Path):
+    """A queued group in a local worker: skipped once the sweep is interrupted. The pool hands each worker its
+    next group before the current one ends, so cancelling the queue in the driver cannot stop that one."""
     if _STOP is not None and _STOP.is_set():
         return None
-    return _execute_in_worker(spec, results_dir)
+    return _execute_in_worker(group, results_dir)
 
 
-def _results_in_process(todo: list[RunSpec], resources: Resources, progress: bool, results_dir: Path):
-    for spec in todo:
-        record, samples = execute(spec, real=resources.images(spec), scorer=resources.scorer(spec),
-                                  progress=progress, checkpoint=checkpoint_path(results_dir, spec.run_id))
-        yield record, None if samples is None else samples.numpy()
+def _results_in_process(todo: list[list[RunSpec]], resources: Resources, progress: bool, results_dir: Path):
+    for group in todo:
+        spec = group[0]
+        yield _numpy(execute_group(group, real=resources.images(spec), scorer=resources.scorer(spec),
+                                   progress=progress, checkpoint=group_checkpoint_path(results_dir, group)))
 
 
-def _results_in_workers(todo: list[RunSpec], workers: int, inception_weights: str | None, results_dir: Path):
+def _results_in_workers(todo: list[list[RunSpec]], workers: int, inception_weights: str | None, results_dir: Path):
     threads = max(1, (os.cpu_count() or 1) // workers)
     ctx = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
     stop = ctx.Event()
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(threads, inception_weights, stop)) as pool:
-        futures = [pool.submit(_execute_in_pool, spec, results_dir) for spec in todo]
+        futures = [pool.submit(_execute_in_pool, group, results_dir) for group in todo]
         try:
             for future in as_completed(futures):
-                yield future.result()
+                out = future.result()
+                if out is not None:
+                    yield out
         finally:  # Ctrl-C (or any error): no queued run may start; the runs in flight stop at their next update
             stop.set()
             pool.shutdown(wait=False, cancel_futures=True)
@@ -188,25 +199,26 @@ class ClusterOptions:
         return max(1, int(self.cpus_per_run))
 
 
-def _remote_run(spec: RunSpec, results_dir: str, inception_weights: str | None, threads: int,
-                should_stop=None) -> dict:
-    """One run inside a Ray worker or Slurm job: paths in, a plain dict out. Ray and Slurm set
-    CUDA_VISIBLE_DEVICES, so a run asking for a GPU sees it as device 0, which spec.device 'auto' picks."""
+def _remote_run(group: list[RunSpec], results_dir: str, inception_weights: str | None, threads: int,
+                should_stop=None) -> list[dict]:
+    """One group (often of one run) inside a Ray worker or Slurm job: paths in, plain dicts out, one per run.
+    Ray and Slurm set CUDA_VISIBLE_DEVICES, so a run asking for a GPU sees it as device 0, which spec.device
+    'auto' picks."""
     if _WORKER_RESOURCES is None:  # Ray reuses worker processes: load data and scorers once per worker
         _init_worker(threads, inception_weights)
-    record, samples = _execute_in_worker(spec, Path(results_dir), should_stop)
-    return {"record": record, "samples": samples}
+    return [{"record": record, "samples": samples}
+            for record, samples in _execute_in_worker(group, Path(results_dir), should_stop)]
 
 
-def _ray_warm(spec: RunSpec, inception_weights: str | None, threads: int) -> int:
+def _ray_warm(group: list[RunSpec], inception_weights: str | None, threads: int) -> int:
     """Load torch, the data and the scorer in a Ray worker before any run is timed there."""
     if _WORKER_RESOURCES is None:
         _init_worker(threads, inception_weights)
-    _WORKER_RESOURCES.images(spec), _WORKER_RESOURCES.scorer(spec)
+    _WORKER_RESOURCES.images(group[0]), _WORKER_RESOURCES.scorer(group[0])
     return os.getpid()
 
 
-def _results_in_ray(todo: list[RunSpec], workers: int, inception_weights: str | None, results_dir: Path,
+def _results_in_ray(todo: list[list[RunSpec]], workers: int, inception_weights: str | None, results_dir: Path,
                     options: ClusterOptions, timings: dict):
     import ray
 
@@ -228,10 +240,10 @@ def _results_in_ray(todo: list[RunSpec], workers: int, inception_weights: str | 
         timings["startup"] = time.perf_counter() - started
         print(f"ray: {len(set(pids))} workers ready in {timings['startup']:.1f} s", file=sys.stderr)
         task = ray.remote(**resources, max_retries=0)(_remote_run)
-        refs = {task.remote(spec, str(results_dir), inception_weights, threads): spec for spec in todo}
+        refs = {task.remote(group, str(results_dir), inception_weights, threads): group for group in todo}
         while refs:
             done, _ = ray.wait(list(refs), num_returns=1)
-            spec = refs.pop(done[0])
+            group = refs.pop(done[0])
             try:
                 out = ray.get(done[0])
             except ray.exceptions.RayError as exc:  # a worker or node lost: no result, the next run picks it up
@@ -239,48 +251,61 @@ def _results_in_ray(todo: list[RunSpec], workers: int, inception_weights: str | 
                 if isinstance(getattr(exc, "cause", None), (CannotWrite, DatasetUnavailable,
                                                             FeatureExtractorUnavailable)):
                     raise exc.cause from None
-                print(f"ray: run {spec.run_id} lost ({type(exc).__name__}); it stays unfinished", file=sys.stderr)
+                print(f"ray: {_what(group)} lost ({type(exc).__name__}); {_stays(group)}", file=sys.stderr)
                 continue
-            yield out["record"], out["samples"]
+            yield [(o["record"], o["samples"]) for o in out]
     finally:
         if owned:
             ray.shutdown()
 
 
-def plan(suite: Suite, specs: list[RunSpec]) -> dict:
+def _what(group: list[RunSpec]) -> str:
+    return f"run {group[0].run_id}" if len(group) == 1 else f"fused group {group_id(group)} ({len(group)} runs)"
+
+
+def _stays(group: list[RunSpec]) -> str:
+    return "it stays unfinished" if len(group) == 1 else "they stay unfinished"
+
+
+def plan(suite: Suite, specs: list[RunSpec], fuse: int = 1) -> dict:
     """What this sweep is to produce, for a report of partial results to name the runs still missing."""
     return {"suite": suite.name, "path": suite.path, "suite_sha256": suite.source_sha256,
-            "written": time.strftime("%Y-%m-%dT%H:%M:%S"), "success_fid": suite.success_fid,
+            "written": time.strftime("%Y-%m-%dT%H:%M:%S"), "success_fid": suite.success_fid, "fuse": fuse,
             "runs": [{"run_id": s.run_id, "regularizer": s.label, "setting": s.setting, "seed": s.seed}
                      for s in specs]}
 
 
 def run_suite(suite: Suite, *, results_root: Path = Path("results"), workers: int = 1, progress: bool = True,
               resources: Resources | None = None, retry_failed: bool = False, launcher: str = "local",
-              cluster: ClusterOptions | None = None, slurm_options: SlurmOptions | None = None) -> SweepSummary:
+              cluster: ClusterOptions | None = None, slurm_options: SlurmOptions | None = None,
+              fuse: int | None = None) -> SweepSummary:
+    """``fuse``: the most runs per fused group (None: the suite's ``fuse``; 1: every run alone)."""
     results_dir = Path(results_root) / suite.name
     with FolderLock(results_dir):
         return _run_locked(suite, results_dir=results_dir, workers=workers, progress=progress,
                            resources=resources, retry_failed=retry_failed, launcher=launcher,
-                           cluster=cluster or ClusterOptions(), slurm_options=slurm_options or SlurmOptions())
+                           cluster=cluster or ClusterOptions(), slurm_options=slurm_options or SlurmOptions(),
+                           fuse=suite.fuse if fuse is None else fuse)
 
 
 def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool, resources: Resources | None,
                 retry_failed: bool, launcher: str, cluster: ClusterOptions,
-                slurm_options: SlurmOptions) -> SweepSummary:
+                slurm_options: SlurmOptions, fuse: int) -> SweepSummary:
     specs = expand(suite)
-    todo = pending(specs, results_dir, retry_failed=retry_failed)
-    summary = SweepSummary(results_dir=results_dir, skipped=len(specs) - len(todo))
+    pending_runs = pending(specs, results_dir, retry_failed=retry_failed)
+    summary = SweepSummary(results_dir=results_dir, skipped=len(specs) - len(pending_runs))
     start = time.perf_counter()
     resources = resources or Resources()
-    resources.prepare(todo)  # fail fast, and fill the on-disk caches the workers then read
-    write_plan(results_dir, plan(suite, specs))
+    resources.prepare(pending_runs)  # fail fast, and fill the on-disk caches the workers then read
+    write_plan(results_dir, plan(suite, specs, fuse))
     resources.write_real_data(specs, results_dir)
     timings: dict = {}
+    # the unit of work: a group of runs trained as one (suite.groups); with fuse 1, each run alone
+    todo = groups(pending_runs, fuse)
     if launcher != "local" or workers > 1:
-        # longest first, so that no worker is left with a long run at the end while the others idle
+        # longest first, so that no worker is left with a long group at the end while the others idle
         # (the default suite's n_dis-5 runs take 3x its n_dis-1 ones); stable for equal costs
-        todo = sorted(todo, key=lambda s: -s.steps * (s.n_dis + 1))
+        todo = sorted(todo, key=lambda g: -g[0].steps * (g[0].n_dis + 1) * len(g))
     if not todo:
         results = iter(())
     elif launcher == "ray":
@@ -293,9 +318,25 @@ def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool
     else:
         results = _results_in_process(todo, resources, progress, results_dir)
     # how many runs can be in flight: the bar's "running" (Slurm's queue decides there; show all submitted)
-    parallel = len(todo) if launcher == "slurm" else workers
-    bar = tqdm(total=len(todo), desc=f"sweep {suite.name}", unit="run", disable=not progress, file=sys.stderr)
-    for record, samples in results:
+    parallel = len(pending_runs) if launcher == "slurm" else sum(len(g) for g in todo[:workers])
+    bar = tqdm(total=len(pending_runs), desc=f"sweep {suite.name}", unit="run", disable=not progress,
+               file=sys.stderr)
+    for group_out in results:
+        _write_group(group_out, results_dir, summary, bar, parallel, len(pending_runs))
+    bar.close()
+    summary.lost = len(pending_runs) - sum(summary.counts.values())
+    summary.seconds = time.perf_counter() - start
+    summary.startup_seconds = timings.get("startup", 0.0)
+    return summary
+
+
+def _write_group(group_out, results_dir: Path, summary: SweepSummary, bar, parallel: int, total: int) -> None:
+    """A finished group's results, each written as it would be alone; the group's checkpoint goes once none
+    of them failed (a failed one keeps it for --retry-failed)."""
+    checkpoints = {checkpoint_path(results_dir, r["run_id"]) if "fused" not in r else
+                   checkpoint_path(results_dir, f"group-{r['fused']['group']}") for r, _ in group_out}
+    keep = False
+    for record, samples in group_out:
         try:
             if samples is not None:  # samples first: a result file promises its samples exist
                 write_samples(results_dir, record["run_id"], samples)
@@ -304,20 +345,17 @@ def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool
             samples_path(results_dir, record["run_id"]).unlink(missing_ok=True)
             raise
         if record["status"] == "failed":  # keeps its checkpoint for --retry-failed; its traceback beside it
+            keep = True
             trace = results_dir / f"{record['run_id']}.traceback.txt"
             atomic_write_bytes(trace, record.get("traceback", record["error"] or "").encode())
             last = (record["error"] or "unknown error").strip().splitlines() or ["unknown error"]
             summary.failures.append((record["run_id"], last[-1][:300], trace))
-        else:
-            checkpoint_path(results_dir, record["run_id"]).unlink(missing_ok=True)
         summary.counts[record["status"]] += 1
         summary.peak_run_rss_mb = max(summary.peak_run_rss_mb, record.get("peak_rss_mb") or 0.0)
-        remaining = len(todo) - sum(summary.counts.values())
+        remaining = total - sum(summary.counts.values())
         bar.set_postfix({**{k: v for k, v in summary.counts.items() if v}, "running": min(parallel, remaining)},
                         refresh=False)
         bar.update(1)
-    bar.close()
-    summary.lost = len(todo) - sum(summary.counts.values())
-    summary.seconds = time.perf_counter() - start
-    summary.startup_seconds = timings.get("startup", 0.0)
-    return summary
+    if not keep:
+        for path in checkpoints:
+            path.unlink(missing_ok=True)

@@ -4,8 +4,8 @@ On the tiny standard CNN and ResNet, on CPU and random images: D and G are built
 hooks, D and G steps are taken with the same code as every run (train.Steps), and we check finite losses,
 gradients that reach every parameter, a state_dict that round-trips, an eval mode without side effects,
 an augmentation that keeps shapes and gradients, a D forward hook whose output D's loss can take, a few
-updates through the trainer itself, and a run resumed from a checkpoint that ends where an uninterrupted one
-does, regularizer state included. The built-in regularizers all pass (tests/test_plugins.py).
+updates through the trainer itself, a run resumed from a checkpoint that ends where an uninterrupted one
+does, regularizer state included, and a fused group of 3 members that equals their 3 solo runs. The built-in regularizers all pass (tests/test_plugins.py).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from typing import Callable
 import torch
 
 from .suite import RunSpec, expand, parse_suite
-from .train import Steps, build, train
+from .train import Steps, build, train, train_group
 
 ARCHS = {"standard_cnn": 16, "resnet": 16}  # architecture -> image size: the smallest each builds at
 BATCH = 8
@@ -186,6 +186,34 @@ def _checks(spec: RunSpec) -> list[tuple[str, Callable[[], None]]]:
             if not _same(x, y):
                 raise AssertionError(f"G's {key} after resuming differs from an uninterrupted run's")
 
+    def fused():
+        # 3 members that differ in seed, lr and betas, trained as one group, against their 3 solo runs; in
+        # float64, where only rounding may differ (float32 Adam amplifies the grouped convs' rounding)
+        from .regularizers import REGULARIZERS
+
+        if not REGULARIZERS.get(spec.regularizer).fusable:
+            return  # it declares so: its runs train alone
+        members = [dataclasses.replace(spec, steps=4, seed=seed, lr=lr, beta1=b1, beta2=b2)
+                   for seed, lr, b1, b2 in ((0, 2e-4, 0.5, 0.999), (1, 1e-3, 0.0, 0.9), (2, 5e-4, 0.5, 0.9))]
+        before = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float64)
+        try:
+            solo = [train(m, real, progress=False) for m in members]
+            group = train_group(members, real, progress=False)
+        finally:
+            torch.set_default_dtype(before)
+        for m, a, b in zip(members, solo, group):
+            if a.status != b.status:
+                raise AssertionError(f"seed {m.seed}: the solo run ended {a.status}, the fused member {b.status}")
+            for what, x, y in (("G", a.generator, b.generator), ("D", a.discriminator, b.discriminator)):
+                x, y = (torch.cat([t.detach().flatten().double() for t in net.state_dict().values()
+                                   if t.is_floating_point()]) for net in (x, y))
+                rel = ((x - y).norm() / x.norm()).item()
+                if not rel < 1e-6:
+                    raise AssertionError(f"seed {m.seed}: the fused member's {what} differs from its solo run's by "
+                                         f"{rel:.1e} (relative) after 4 updates; a hook in `batched` may not be "
+                                         "elementwise, or keep state (docs/plugins.md, fused runs)")
+
     return [("builds D and G; D's output is finite", builds),
             ("augment: same shape, finite, differentiable (if used)", augment),
             ("discriminate: one output per image, gradient to it (if used)", discriminate),
@@ -194,7 +222,8 @@ def _checks(spec: RunSpec) -> list[tuple[str, Callable[[], None]]]:
             ("state_dict round trip (eval-mode output equal)", round_trip),
             ("eval mode has no side effects", eval_mode),
             (f"{spec.steps} updates through the trainer (n_dis {spec.n_dis})", trainer),
-            ("resumed from a checkpoint = uninterrupted, regularizer state too", resume)]
+            ("resumed from a checkpoint = uninterrupted, regularizer state too", resume),
+            ("fused run of 3 members = their 3 solo runs (if fusable)", fused)]
 
 
 def check_plugin(name: str, *, params: dict | None = None) -> list[Outcome]:

@@ -19,7 +19,7 @@ from .errors import CannotWrite
 from .metrics import Scorer
 from .regularizers import REGULARIZERS, load_plugin_file
 from .suite import RunSpec
-from .train import generate, resolve_device, train
+from .train import generate, group_hash, resolve_device, train_group
 
 
 def peak_rss_mb() -> float:
@@ -111,44 +111,77 @@ def execute(spec: RunSpec, *, real: torch.Tensor, scorer: Scorer, progress: bool
     ``should_stop``: see train(); its Stopped passes through, as KeyboardInterrupt and errors.CannotWrite do.
     Returns the result record and a uint8 grid of samples (or None).
     """
-    record = base_record(spec)
-    device = resolve_device(spec.device)
-    record["environment"] = environment(device)
+    return execute_group([spec], real=real, scorer=scorer, progress=progress, checkpoint=checkpoint,
+                         should_stop=should_stop)[0]
+
+
+def group_id(specs: list[RunSpec]) -> str:
+    """A fused group's name: its first run's, with the group's size and its members' hash."""
+    first = specs[0]
+    return f"{first.label}-{first.setting}-s{first.seed}-x{len(specs)}-{group_hash(specs)}"
+
+
+def execute_group(specs: list[RunSpec], *, real: torch.Tensor, scorer: Scorer, progress: bool = True,
+                  checkpoint: Path | None = None, should_stop=None) -> list[tuple[dict, torch.Tensor | None]]:
+    """Run ``specs`` as one group (suite.groups made it; one spec: a solo run) and score each member: one
+    (record, samples) per spec, in order. A problem in training fails every member with the reason (the
+    rerun redoes them all); a problem in one member's scoring fails that member."""
+    records = [base_record(spec) for spec in specs]
+    device = resolve_device(specs[0].device)
+    env = environment(device)
     started = time.time()
-    samples = None
-    monitor = None
+    fused = len(specs) > 1
+    for record in records:
+        record["environment"] = env
+        if fused:
+            record["fused"] = {"group": group_id(specs), "size": len(specs), "members": [s.run_id for s in specs],
+                               "group_sec_per_100_updates": None}
+    samples: list = [None] * len(specs)
+    monitors: list = []
+    spec = specs[0]
     try:
         for path in spec.plugins:  # a worker process starts with the built-ins and installed plugins only
             load_plugin_file(path)
-        record["regularizer_origin"] = REGULARIZERS.origin(spec.regularizer)
-        record["feature_extractor"] = scorer.extractor_name
-        record["protocol"] = scorer.protocol()
+        for record in records:
+            record["regularizer_origin"] = REGULARIZERS.origin(spec.regularizer)
+            record["feature_extractor"] = scorer.extractor_name
+            record["protocol"] = scorer.protocol()
         if spec.tensorboard:
             from .tensorboard import RunLog
 
-            monitor = RunLog(spec)
-        outcome = train(spec, real, progress=progress, evaluate=history_evaluator(spec, scorer),
-                        checkpoint=checkpoint, should_stop=should_stop, monitor=monitor)
-        record.update(status=outcome.status, error=outcome.error, steps_done=outcome.steps_done,
-                      d_passes=outcome.d_passes,
-                      sec_per_100_updates=outcome.sec_per_100_updates, history=outcome.history,
-                      resumed_from_step=outcome.resumed_from)
-        if outcome.status == "ok":
-            ev = spec.evaluation
-            n = max(ev.is_samples, ev.fid_fake, ev.sample_grid)
-            images = to_uint8(generate(outcome.generator, n, z_dim=spec.z_dim, seed=spec.seed, latent=spec.latent))
-            record.update(scorer.score(images))
-            samples = images[: ev.sample_grid]
+            monitors = [RunLog(s) for s in specs]
+        outcomes = train_group(specs, real, progress=progress, evaluate=[history_evaluator(s, scorer) for s in specs],
+                               checkpoint=checkpoint, should_stop=should_stop, monitors=monitors or None)
     except BaseException as exc:
         if not isinstance(exc, Exception) or isinstance(exc, CannotWrite):
             # stopped (Ctrl-C, a scheduler's notice) or no room to write: not this run's fault, it stays unfinished
-            if monitor is not None:
+            for monitor in monitors:
                 monitor.close()  # what was logged so far stays readable
             raise
-        record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
-    record["wall_seconds"] = time.time() - started
-    if monitor is not None:
-        monitor.finish(record)  # the HParams row: the final scores beside the run's hyperparameters
-    record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    record["peak_rss_mb"] = peak_rss_mb()
-    return record, samples
+        trace = traceback.format_exc()
+        for record in records:
+            record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=trace)
+        outcomes = None
+    for i, (s, record) in enumerate(zip(specs, records)):
+        if outcomes is not None:
+            outcome = outcomes[i]
+            record.update(status=outcome.status, error=outcome.error, steps_done=outcome.steps_done,
+                          d_passes=outcome.d_passes, sec_per_100_updates=outcome.sec_per_100_updates,
+                          history=outcome.history, resumed_from_step=outcome.resumed_from)
+            if fused:
+                record["fused"]["group_sec_per_100_updates"] = outcome.group_sec_per_100_updates
+            try:
+                if outcome.status == "ok":
+                    ev = s.evaluation
+                    n = max(ev.is_samples, ev.fid_fake, ev.sample_grid)
+                    images = to_uint8(generate(outcome.generator, n, z_dim=s.z_dim, seed=s.seed, latent=s.latent))
+                    record.update(scorer.score(images))
+                    samples[i] = images[: ev.sample_grid]
+            except Exception as exc:
+                record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+        record["wall_seconds"] = time.time() - started
+        if monitors:
+            monitors[i].finish(record)  # the HParams row: the final scores beside the run's hyperparameters
+        record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        record["peak_rss_mb"] = peak_rss_mb()
+    return list(zip(records, samples))

@@ -58,7 +58,7 @@ class SlurmRun:
         self.run = run  # launch._remote_run: spec, results_dir, weights, threads -> {"record", "samples"}
         self.requeues = requeues
 
-    def __call__(self, spec, results_dir: str, inception_weights, threads: int) -> dict:
+    def __call__(self, group, results_dir: str, inception_weights, threads: int) -> list[dict]:
         from .train import Stopped
 
         noticed = []
@@ -67,7 +67,7 @@ class SlurmRun:
         if main:
             signal.signal(signal.SIGUSR2, lambda signum, frame: noticed.append(signum))
         try:
-            out = self.run(spec, results_dir, inception_weights, threads, should_stop=lambda: bool(noticed))
+            out = self.run(group, results_dir, inception_weights, threads, should_stop=lambda: bool(noticed))
         except Stopped as stopped:
             if not callable(submitit_handler):  # not under submitit's job runner: nothing can requeue us
                 raise
@@ -75,15 +75,16 @@ class SlurmRun:
             try:
                 submitit_handler(signal.SIGUSR2, None)  # requeues and exits the process
             except Exception as exc:  # submitit refused: too many time limits
-                return {"record": _failed(spec, f"{exc} Its checkpoint is at update {stopped.step} of {spec.steps}; "
-                                                "rerun with --retry-failed and a longer --slurm-time (or more "
-                                                "--slurm-max-requeues) to continue it.", self.requeues),
-                        "samples": None}
+                return [{"record": _failed(spec, f"{exc} Its checkpoint is at update {stopped.step} of {spec.steps}; "
+                                                 "rerun with --retry-failed and a longer --slurm-time (or more "
+                                                 "--slurm-max-requeues) to continue it.", self.requeues),
+                         "samples": None} for spec in group]
             raise
         finally:
             if main:
                 signal.signal(signal.SIGUSR2, submitit_handler)
-        out["record"]["slurm_requeues"] = self.requeues
+        for one in out:
+            one["record"]["slurm_requeues"] = self.requeues
         return out
 
     def checkpoint(self, *args, **kwargs):
@@ -124,13 +125,14 @@ def _squeue_states(job_ids: list[str]) -> dict[str, str] | None:
 
 def results_in_slurm(todo, run, inception_weights, results_dir: Path, threads: int, gpus: float,
                      options: SlurmOptions, poll_s: float = 1.0):
-    """Submit ``todo`` as a job array and yield (record, samples) as jobs finish. On Ctrl-C (or any exit
+    """Submit ``todo`` (groups of runs, suite.groups) as a job array, one job per group, and yield each
+    group's [(record, samples), ...] as its job finishes. On Ctrl-C (or any exit
     before the end) the jobs still queued or running are cancelled."""
     import submitit
 
     executor = submitit.AutoExecutor(folder=results_dir / "slurm_logs" / "%j", cluster=options.cluster,
                                      slurm_max_num_timeout=options.max_requeues)
-    params = {"timeout_min": options.time_min, "cpus_per_task": threads, "name": f"regbench-{todo[0].suite}",
+    params = {"timeout_min": options.time_min, "cpus_per_task": threads, "name": f"regbench-{todo[0][0].suite}",
               "slurm_array_parallelism": options.array_parallelism}
     if executor.cluster == "slurm":
         params["slurm_signal_delay_s"] = options.signal_delay_s or signal_delay_s(options.time_min)
@@ -141,7 +143,8 @@ def results_in_slurm(todo, run, inception_weights, results_dir: Path, threads: i
     executor.update_parameters(**params)
     n = len(todo)
     jobs = executor.map_array(SlurmRun(run), todo, [str(results_dir)] * n, [inception_weights] * n, [threads] * n)
-    print(f"slurm: submitted {n} jobs ({executor.cluster}), logs in {results_dir / 'slurm_logs'}", file=sys.stderr)
+    print(f"slurm: submitted {n} jobs ({executor.cluster}) for {sum(map(len, todo))} runs, logs in "
+          f"{results_dir / 'slurm_logs'}", file=sys.stderr)
     waiting = dict(zip(jobs, todo))
     on_slurm = executor.cluster == "slurm"
     ended_since: dict = {}  # job -> when squeue first said it ended (its result may still be landing)
@@ -164,21 +167,23 @@ def results_in_slurm(todo, run, inception_weights, results_dir: Path, threads: i
                 time.sleep(poll_s)
                 continue
             for job in finished:
-                spec = waiting.pop(job)
+                group = waiting.pop(job)
+                what = (f"run {group[0].run_id}" if len(group) == 1 else
+                        f"fused group of {len(group)} runs from {group[0].run_id}")
                 try:
                     out = job.result() if _has_result(job) or not on_slurm else None  # else result() waits forever
                 except CannotWrite:  # the job could not save its checkpoint: the sweep stops, as the driver's would
                     raise
                 except Exception as exc:  # job killed or timed out without a checkpoint: the rerun picks it up
-                    print(f"slurm: run {spec.run_id} (job {job.job_id}) lost ({type(exc).__name__}: "
+                    print(f"slurm: {what} (job {job.job_id}) lost ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else ''}); it stays unfinished", file=sys.stderr)
                     continue
                 if out is None:
-                    print(f"slurm: run {spec.run_id} (job {job.job_id}) ended without a result "
+                    print(f"slurm: {what} (job {job.job_id}) ended without a result "
                           f"({(_squeue_states([job.job_id]) or {}).get(job.job_id, 'gone from squeue')}); "
                           "it stays unfinished", file=sys.stderr)
                     continue
-                yield out["record"], out["samples"]
+                yield [(one["record"], one["samples"]) for one in out]
     finally:
         if waiting:  # Ctrl-C or an error in the driver: the cluster must not go on computing for nobody
             for job in waiting:

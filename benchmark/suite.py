@@ -39,6 +39,7 @@ MAX_SAMPLES = 200_000  # per score: 200K x 2,048 Inception features are 1.6 GB
 MAX_N_DIS = 100
 MAX_LR = 1.0
 MAX_SEED = 2 ** 32 - 1
+MAX_FUSE = 256
 MAX_SUITE_BYTES = 1 << 20  # the repository's largest suite is 5 KB; a 26 MB one (13M seeds) exhausted memory
 
 
@@ -138,6 +139,7 @@ class Suite:
     plugins: tuple[str, ...] = ()  # regularizer plugin files (absolute), loaded again in every worker
     tensorboard: str | None = None  # a folder: each run logs its curves, scores and samples to <it>/<suite>/<run_id>
     success_fid: float | None = None  # the report's "trained" threshold (None: the dataset's default); not a run's
+    fuse: int = 1  # the most runs trained as one fused group (1: every run alone); not part of a run's config
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,7 @@ _SIMPLE = {  # key -> (accepted types, check, what the check wants)
     "bf16": (bool, lambda v: True, ""),
     "channels_last": (bool, lambda v: True, ""),
     "tensorboard": ((str, type(None)), lambda v: bool(v.strip()), "a folder for TensorBoard logs (or null: none)"),
+    "fuse": (int, lambda v: 1 <= v <= MAX_FUSE, f"from 1 (every run alone) to {MAX_FUSE} runs per fused group"),
     "success_fid": ((float, int, type(None)), lambda v: math.isfinite(v) and v > 0,
                     "a finite FID > 0 below which the report counts a run as trained (or null: the dataset's default)"),
 }
@@ -573,6 +576,41 @@ def expand(suite: Suite) -> list[RunSpec]:
                     compile=suite.compile, bf16=suite.bf16, channels_last=suite.channels_last,
                     suite_sha256=suite.source_sha256, plugins=suite.plugins, tensorboard=suite.tensorboard))
     return runs
+
+
+# what may differ between the members of a fused group (fused_steps.MEMBER_KEYS): the rest must be equal.
+# The setting's name goes with lr and betas: settings that differ only in those fuse.
+_MEMBER_FIELDS = {"seed": 0, "lr": 0.0, "beta1": 0.0, "beta2": 0.0, "setting": ""}
+
+
+def solo_reason(spec: RunSpec) -> str | None:
+    """Why ``spec`` cannot join a fused group (None: it can)."""
+    if not REGULARIZERS.get(spec.regularizer).fusable:
+        return f"{spec.regularizer} declares fusable = False"
+    switches = [k for k in SPEED_SWITCHES if getattr(spec, k)]
+    if switches:
+        return f"{', '.join(switches)} runs train alone"
+    return None
+
+
+def groups(specs: list[RunSpec], fuse: int) -> list[list[RunSpec]]:
+    """``specs`` as the groups that train together, in the order of their first run: runs equal but for
+    seed, lr, beta1 and beta2 (and the setting that names those) go together, at most ``fuse`` to a
+    group and as evenly as that allows (12 runs at fuse 10: 6 and 6). ``fuse`` 1: each run alone."""
+    buckets: dict = {}
+    for spec in specs:
+        key = spec if fuse <= 1 or solo_reason(spec) else replace(spec, **_MEMBER_FIELDS)
+        buckets.setdefault(key, []).append(spec)
+    out = []
+    for members in buckets.values():
+        n = -(-len(members) // max(1, fuse))  # groups needed
+        size, extra = divmod(len(members), n)
+        start = 0
+        for i in range(n):
+            end = start + size + (i < extra)
+            out.append(members[start:end])
+            start = end
+    return out
 
 
 def override(suite: Suite, *, max_steps: int | None = None, samples: int | None = None) -> Suite:

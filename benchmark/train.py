@@ -42,6 +42,8 @@ class TrainOutcome:
     resumed_from: int | None = None
     d_passes: str = "separate"  # as run: D with batch statistics always sees real and fake apart
     regularizer: Regularizer | None = None  # with the state it ended in
+    group_size: int = 1  # fused: the members trained with it as one model (sec_per_100_updates is its share)
+    group_sec_per_100_updates: float | None = None  # fused: the whole group's time per 100 updates
 
 
 def resolve_device(name: str) -> torch.device:
@@ -109,6 +111,8 @@ class Steps:
         self.autocast = (functools.partial(torch.autocast, device.type, dtype=torch.bfloat16) if spec.bf16
                          else contextlib.nullcontext)
         self.channels_last = spec.channels_last
+        # bf16 autocast's outputs back to float32 for the loss; otherwise as they are (a float64 test run stays so)
+        self.out = (lambda t: t.float()) if spec.bf16 else (lambda t: t)
         self.loss = create_loss(spec.loss)
         # fused Adam: one kernel for all parameters instead of a Python loop over them
         self.opt_d = torch.optim.Adam(d.parameters(), lr=spec.lr, betas=(spec.beta1, spec.beta2), fused=True)
@@ -147,7 +151,7 @@ class Steps:
         """One D update on real images ``x`` (in [-1, 1]) and as many fakes; returns D's loss."""
         b = x.shape[0]
         with torch.no_grad(), self.autocast():
-            fake = self.g(self.z(b)).float()
+            fake = self.out(self.g(self.z(b)))
         with self.autocast():
             if self.augment is not None:  # real and fake apart: an augmentation may draw per batch
                 x, fake = self.augment(x), self.augment(fake)
@@ -155,9 +159,9 @@ class Steps:
                 both = torch.cat([x, fake])
                 if self.channels_last:
                     both = both.contiguous(memory_format=torch.channels_last)
-                d_real, d_fake = self.discriminate(both).float().split(b)
+                d_real, d_fake = self.out(self.discriminate(both)).split(b)
             else:
-                d_real, d_fake = self.discriminate(x).float(), self.discriminate(fake).float()
+                d_real, d_fake = self.out(self.discriminate(x)), self.out(self.discriminate(fake))
             d_loss = self.loss.d(d_real, d_fake)
             if self.penalty is not None:
                 outputs = {"d_real": d_real, "d_fake": d_fake}
@@ -185,7 +189,7 @@ class Steps:
                 fake = self.g(self.z(b))
                 if self.augment is not None:
                     fake = self.augment(fake)
-                g_loss = self.loss.g(self.discriminate(fake).float())
+                g_loss = self.loss.g(self.out(self.discriminate(fake)))
             self.opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
         finally:
@@ -227,10 +231,11 @@ class Stopped(BaseException):
 
 
 CHECKPOINT_KEYS = {"g", "d", "opt_g", "opt_d", "rng", "data_rng", "history", "step", "train_seconds", "config_hash"}
+GROUP_CHECKPOINT_KEYS = {"fused", "data_rng", "history", "members", "step", "train_seconds", "config_hash"}
 
 
 class Checkpoint:
-    """A run's full training state, saved atomically every ``checkpoint_every`` updates."""
+    """A run's (or a fused group's) full training state, saved atomically every ``checkpoint_every`` updates."""
 
     def __init__(self, path: Path | None):
         self.path = Path(path) if path else None
@@ -241,14 +246,15 @@ class Checkpoint:
     def save(self, state: dict) -> None:
         atomic_torch_save(state, self.path)  # a kill mid-save leaves the previous checkpoint intact
 
-    def load(self, config_hash: str) -> dict | None:
+    def load(self, config_hash: str, keys: set = CHECKPOINT_KEYS) -> dict | None:
         """The saved state; None, with the file moved aside (``.damaged``) and a warning naming it, when it
         does not load (cut short, not a checkpoint) or belongs to another config: the run then starts afresh
         instead of failing the same way on every retry."""
         try:
             state = torch.load(self.path, map_location="cpu", weights_only=False)
-            if not isinstance(state, dict) or not CHECKPOINT_KEYS <= set(state):
-                raise ValueError("not a regbench checkpoint")
+            if not isinstance(state, dict) or not keys <= set(state):
+                raise ValueError("not a regbench checkpoint" + (" of a fused group" if keys is GROUP_CHECKPOINT_KEYS
+                                                                else ""))
             if state["config_hash"] != config_hash:  # run ids include the hash: only a misplaced file gets here
                 raise ValueError(f"it belongs to another config ({state['config_hash']}, this run is {config_hash})")
         except Exception as exc:  # a cut zip or pickle: RuntimeError, EOFError, UnpicklingError, ...
@@ -263,10 +269,101 @@ class Checkpoint:
             self.path.unlink(missing_ok=True)
 
 
+def group_hash(specs: list[RunSpec]) -> str:
+    """What identifies a fused group: its members' configs, in order."""
+    import hashlib
+
+    return hashlib.sha256(" ".join(s.config_hash for s in specs).encode()).hexdigest()[:10]
+
+
+class _Solo:
+    """A group of one: train.Steps on plain modules, the path (and checkpoint format) of every solo run."""
+
+    k = 1
+
+    def __init__(self, spec: RunSpec, channels: int, device: torch.device):
+        torch.manual_seed(spec.seed)
+        self.data_rng = torch.Generator().manual_seed(spec.seed)
+        g, d, reg = build(spec, channels=channels, device=device)
+        if spec.channels_last:
+            g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
+        self.g, self.d, self.reg = g, d, reg
+        self.steps = Steps(spec, g, d, reg, device)
+        self.joint, self.device = self.steps.joint, device
+        self.set_lr = self.steps.set_lr
+
+    def indices(self, n: int, b: int) -> torch.Tensor:
+        return torch.randint(n, (b,), generator=self.data_rng)
+
+    def d_step(self, x):
+        return self.steps.d_step(x).reshape(1)
+
+    def g_step(self, b):
+        return self.steps.g_step(b).reshape(1)
+
+    def member(self, i):
+        return self.g, self.d
+
+    def regularizer(self, i):
+        return self.reg
+
+    def member_finite(self):
+        return [True]  # a solo run's loss says it all
+
+    def state(self) -> dict:
+        device = self.device
+        return {"g": self.g.state_dict(), "d": self.d.state_dict(), "opt_g": self.steps.opt_g.state_dict(),
+                "opt_d": self.steps.opt_d.state_dict(), "rng": torch.get_rng_state(),
+                "data_rng": self.data_rng.get_state(),
+                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                "regularizer": self.reg.state_dict()}
+
+    def load(self, state: dict) -> None:
+        self.g.load_state_dict(state["g"]), self.d.load_state_dict(state["d"])
+        self.reg.load_state_dict(state.get("regularizer", {}))  # checkpoints before regularizer state hold none
+        self.steps.opt_g.load_state_dict(state["opt_g"]), self.steps.opt_d.load_state_dict(state["opt_d"])
+        torch.set_rng_state(state["rng"]), self.data_rng.set_state(state["data_rng"])
+        if self.device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+
+
+class _Fused:
+    """A fused group of k members (fused_steps.FusedSteps), each built as its solo run is built."""
+
+    def __init__(self, specs: list[RunSpec], channels: int, device: torch.device):
+        from .fused_steps import FusedSteps
+
+        members, cpu_states = [], []
+        for spec in specs:  # member s draws its init from seed s exactly as its solo run does
+            torch.manual_seed(spec.seed)
+            members.append(build(spec, channels=channels, device=device))
+            cpu_states.append(torch.get_rng_state())
+        self.k = len(specs)
+        self.data_rngs = [torch.Generator().manual_seed(s.seed) for s in specs]
+        self.steps = FusedSteps(specs, members, cpu_states, device)
+        self.joint = self.steps.joint
+        self.set_lr, self.d_step, self.g_step = self.steps.set_lr, self.steps.d_step, self.steps.g_step
+        self.member, self.member_finite = self.steps.member, self.steps.member_finite
+
+    def indices(self, n: int, b: int) -> torch.Tensor:
+        return torch.cat([torch.randint(n, (b,), generator=rng) for rng in self.data_rngs])
+
+    def regularizer(self, i):
+        return self.steps.regs[i]
+
+    def state(self) -> dict:
+        return {"fused": self.steps.state(), "data_rng": [r.get_state() for r in self.data_rngs]}
+
+    def load(self, state: dict) -> None:
+        self.steps.load(state["fused"])
+        for r, s in zip(self.data_rngs, state["data_rng"]):
+            r.set_state(s)
+
+
 def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
           evaluate: Callable[[nn.Module], dict] | None = None, checkpoint: Path | None = None,
           should_stop: Callable[[], bool] | None = None, monitor=None) -> TrainOutcome:
-    """Train on ``real`` (uint8, N x C x H x W) for ``spec.steps`` generator updates.
+    """Train on ``real`` (uint8, N x C x H x W) for ``spec.steps`` generator updates: a group of one.
 
     ``evaluate(generator)`` is called every ``evaluation.history_every`` updates for the history; ``checkpoint`` is
     where the state is saved every ``spec.checkpoint_every`` updates and resumed from if it exists.
@@ -274,16 +371,29 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
     ``monitor`` (a tensorboard.RunLog) sees the losses, spectral norms and evaluations as they are recorded.
     Evaluation, spectral-norm probes and checkpoints are kept off the clock.
     """
+    return train_group([spec], real, progress=progress, evaluate=None if evaluate is None else [evaluate],
+                       checkpoint=checkpoint, should_stop=should_stop,
+                       monitors=None if monitor is None else [monitor])[0]
+
+
+def train_group(specs: list[RunSpec], real: torch.Tensor, *, progress: bool = True,
+                evaluate: list[Callable[[nn.Module], dict]] | None = None, checkpoint: Path | None = None,
+                should_stop: Callable[[], bool] | None = None, monitors: list | None = None,
+                fused: bool | None = None) -> list[TrainOutcome]:
+    """Train the runs ``specs`` as one group: one outcome per member, in order. A group of one is a solo run
+    (train.Steps on plain modules); a larger one is fused (fused_steps.FusedSteps), unless ``fused`` is False.
+    The members must differ only in fused_steps.MEMBER_KEYS (suite.groups makes such groups).
+    ``evaluate`` and ``monitors``: one per member, as train()'s. Timing is the group's: each member's
+    ``sec_per_100_updates`` is its share (the group's time / k), ``group_sec_per_100_updates`` the whole.
+    A member whose loss (or weights) turn non-finite is ``diverged`` at that log step; the others train on.
+    """
+    spec = specs[0]
+    k = len(specs)
     device = resolve_device(spec.device)
-    torch.manual_seed(spec.seed)
-    data_rng = torch.Generator().manual_seed(spec.seed)
-    g, d, reg = build(spec, channels=real.shape[1], device=device)
     if device.type == "cuda":  # fixed shapes: let cuDNN time its algorithms once and keep the fastest
         torch.backends.cudnn.benchmark = True
-    if spec.channels_last:
-        g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
-    steps = Steps(spec, g, d, reg, device)
-    opt_d, opt_g = steps.opt_d, steps.opt_g
+    fused = k > 1 if fused is None else fused
+    trainee = _Fused(specs, real.shape[1], device) if fused else _Solo(spec, real.shape[1], device)
     real = real.to(device)
     n, b = real.shape[0], spec.batch_size
     # Batch indices come from a CPU generator, so a run draws the same batches on any device. A plain
@@ -291,24 +401,29 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
     # non_blocking, it does not (torch's caching host allocator keeps the buffer until the copy is done).
     sample = ((lambda idx: idx.pin_memory().to(device, non_blocking=True)) if device.type == "cuda"
               else (lambda idx: idx))
+    monitors = monitors or [None] * k
 
-    history = {"step": [], "d_loss": [], "g_loss": [],
-               "sn_layers": [name for name, _ in named_weight_layers(d)], "sn_step": [], "sn": [],
-               "eval_step": [], "eval": []}
+    def fresh_history(i: int) -> dict:
+        return {"step": [], "d_loss": [], "g_loss": [],
+                "sn_layers": [name for name, _ in named_weight_layers(trainee.member(i)[1])], "sn_step": [], "sn": [],
+                "eval_step": [], "eval": []}
+
+    histories = [fresh_history(i) for i in range(k)]
+    # per member: None while it trains, else (status, error, steps done, train seconds then)
+    ended: list[tuple | None] = [None] * k
     ckpt, start_step, train_seconds, resumed_from = Checkpoint(checkpoint), 0, 0.0, None
-    state = ckpt.load(spec.config_hash) if ckpt.exists() else None
+    config_hash = spec.config_hash if not fused else group_hash(specs)
+    keys = GROUP_CHECKPOINT_KEYS if fused else CHECKPOINT_KEYS
+    state = ckpt.load(config_hash, keys) if ckpt.exists() else None
     if state is not None:
-        g.load_state_dict(state["g"]), d.load_state_dict(state["d"])
-        reg.load_state_dict(state.get("regularizer", {}))  # checkpoints before regularizer state hold none
-        opt_g.load_state_dict(state["opt_g"]), opt_d.load_state_dict(state["opt_d"])
-        torch.set_rng_state(state["rng"]), data_rng.set_state(state["data_rng"])
-        if device.type == "cuda" and state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(state["cuda_rng"], device)
-        history, start_step, train_seconds = state["history"], state["step"], state["train_seconds"]
-        resumed_from = start_step
+        trainee.load(state)
+        start_step, train_seconds, resumed_from = state["step"], state["train_seconds"], state["step"]
+        histories = state["history"] if fused else [state["history"]]
+        ended = [tuple(m) if m else None for m in state["members"]] if fused else [None]
 
-    if monitor is not None:
-        monitor.begin(resumed_from)
+    for mon in monitors:
+        if mon is not None:
+            mon.begin(resumed_from)
 
     # the periods of the off-clock work, read from the spec once rather than every update
     periods = [every for every in (spec.log_every, spec.track_sn_every, spec.evaluation.history_every if evaluate
@@ -318,42 +433,47 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
         return step == spec.steps or any(step % every == 0 for every in periods)
 
     def save_checkpoint(step: int) -> None:
-        ckpt.save({"g": g.state_dict(), "d": d.state_dict(), "opt_g": opt_g.state_dict(),
-                   "opt_d": opt_d.state_dict(), "rng": torch.get_rng_state(), "data_rng": data_rng.get_state(),
-                   "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                   "regularizer": reg.state_dict(), "history": history, "step": step, "train_seconds": train_seconds,
-                   "config_hash": spec.config_hash})
+        common = {"step": step, "train_seconds": train_seconds, "config_hash": config_hash}
+        if fused:
+            ckpt.save({**trainee.state(), "history": histories, "members": ended, **common})
+        else:
+            ckpt.save({**trainee.state(), "history": histories[0], **common})
+
+    def probe(step: int) -> None:
+        for i in range(k):
+            if ended[i] is None:
+                histories[i]["sn_step"].append(step)
+                histories[i]["sn"].append(spectral_norms(trainee.member(i)[1]))
+                if monitors[i] is not None:
+                    monitors[i].spectral_norms(step, histories[i]["sn_layers"], histories[i]["sn"][-1])
 
     def off_clock(step: int) -> None:
         """The periodic work that must not count as training time."""
         last = step == spec.steps
         if step % spec.track_sn_every == 0 or last:
-            history["sn_step"].append(step)
-            history["sn"].append(spectral_norms(d))
-            if monitor is not None:
-                monitor.spectral_norms(step, history["sn_layers"], history["sn"][-1])
+            probe(step)
         every = spec.evaluation.history_every
         if evaluate is not None and every and (step % every == 0 or last):
-            g.eval()
-            history["eval_step"].append(step)
-            history["eval"].append(evaluate(g))
-            if monitor is not None:
-                monitor.evaluation(step, history["eval"][-1], g)
-            g.train()
+            for i in range(k):
+                if ended[i] is not None:
+                    continue
+                g = trainee.member(i)[0]
+                g.eval()
+                histories[i]["eval_step"].append(step)
+                histories[i]["eval"].append(evaluate[i](g))
+                if monitors[i] is not None:
+                    monitors[i].evaluation(step, histories[i]["eval"][-1], g)
+                g.train()
         if ckpt.path is not None and spec.checkpoint_every and step % spec.checkpoint_every == 0 and not last:
             save_checkpoint(step)
 
-    d_sum = torch.zeros((), device=device)
-    g_sum = torch.zeros((), device=device)
-    status, error, step, logged = "ok", None, start_step, start_step
-    g.train(), d.train()
+    d_sum = torch.zeros(k, device=device)
+    g_sum = torch.zeros(k, device=device)
+    step, logged = start_step, start_step
     if start_step == 0:
-        history["sn_step"].append(0)
-        history["sn"].append(spectral_norms(d))
-        if monitor is not None:
-            monitor.spectral_norms(0, history["sn_layers"], history["sn"][-1])
-    bar = tqdm(total=spec.steps, initial=start_step, desc=spec.label, unit="upd", leave=False,
-               disable=not progress)
+        probe(0)
+    bar = tqdm(total=spec.steps, initial=start_step, desc=spec.label if k == 1 else f"{spec.label} x{k}",
+               unit="upd", leave=False, disable=not progress)
     interrupt = _CtrlC()
     _sync(device)
     clock = time.perf_counter()
@@ -368,10 +488,10 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
                 if interrupt.requested:
                     raise KeyboardInterrupt(f"stopped after update {step - 1}")
                 raise Stopped(step - 1)
-            steps.set_lr(step)
+            trainee.set_lr(step)
             for _ in range(spec.n_dis):
-                d_loss = steps.d_step(to_unit_range(real[sample(torch.randint(n, (b,), generator=data_rng))]))
-            g_loss = steps.g_step(spec.g_batch_size)
+                d_loss = trainee.d_step(to_unit_range(real[sample(trainee.indices(n, b))]))
+            g_loss = trainee.g_step(spec.g_batch_size)
             d_sum += d_loss.detach()
             g_sum += g_loss.detach()
             if not due(step):
@@ -380,29 +500,44 @@ def train(spec: RunSpec, real: torch.Tensor, *, progress: bool = True,
             _sync(device)
             train_seconds += time.perf_counter() - clock
             if step % spec.log_every == 0 or step == spec.steps:
-                k, logged = step - logged, step
-                d_mean, g_mean = d_sum.item() / k, g_sum.item() / k
+                since, logged = step - logged, step
+                d_means, g_means = [x / since for x in d_sum.tolist()], [x / since for x in g_sum.tolist()]
                 d_sum.zero_(), g_sum.zero_()
-                history["step"].append(step)
-                history["d_loss"].append(d_mean)
-                history["g_loss"].append(g_mean)
-                if monitor is not None:
-                    monitor.losses(step, d_mean, g_mean, 100.0 * train_seconds / step)
-                bar.update(k)
-                if not (math.isfinite(d_mean) and math.isfinite(g_mean)):
-                    status = "diverged"
-                    error = f"non-finite loss by update {step} (D {d_mean}, G {g_mean})"
+                finite = trainee.member_finite()
+                for i in range(k):
+                    if ended[i] is not None:
+                        continue
+                    h = histories[i]
+                    h["step"].append(step)
+                    h["d_loss"].append(d_means[i])
+                    h["g_loss"].append(g_means[i])
+                    if monitors[i] is not None:
+                        monitors[i].losses(step, d_means[i], g_means[i], 100.0 * train_seconds / step / k)
+                    if not (math.isfinite(d_means[i]) and math.isfinite(g_means[i]) and finite[i]):
+                        what = (f"D {d_means[i]}, G {g_means[i]}" if finite[i] or not
+                                (math.isfinite(d_means[i]) and math.isfinite(g_means[i])) else "its weights")
+                        ended[i] = ("diverged", f"non-finite loss by update {step} ({what})", step, train_seconds)
+                bar.update(since)
+                if all(e is not None for e in ended):
                     break
             off_clock(step)
             clock = time.perf_counter()
     finally:  # whatever ends the loop, Ctrl-C goes back to its previous handler
         interrupt.restore()
     bar.close()
-    g.eval(), d.eval()
-    return TrainOutcome(generator=g, discriminator=d, status=status, steps_done=step,
-                        sec_per_100_updates=100.0 * train_seconds / step if step else None,
-                        history=history, error=error, resumed_from=resumed_from,
-                        d_passes="joint" if steps.joint else "separate", regularizer=reg)
+    outcomes = []
+    for i, s in enumerate(specs):
+        status, error, done, seconds = ended[i] or ("ok", None, step, train_seconds)
+        g, d = trainee.member(i)
+        g.eval(), d.eval()
+        per_100 = 100.0 * seconds / done if done else None
+        outcomes.append(TrainOutcome(
+            generator=g, discriminator=d, status=status, steps_done=done,
+            sec_per_100_updates=per_100 / k if per_100 is not None else None, history=histories[i], error=error,
+            resumed_from=resumed_from, d_passes="joint" if trainee.joint else "separate",
+            regularizer=trainee.regularizer(i), group_size=k if fused else 1,
+            group_sec_per_100_updates=per_100 if fused else None))
+    return outcomes
 
 
 @torch.no_grad()

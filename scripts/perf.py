@@ -224,11 +224,14 @@ How to read it:
 - regularizer cost: the paper's Figure 10 as ratios to `none`, on the standard CNN at the paper's width
   (32x32, random images), timed over a few updates per repetition: on a CPU at ~4 s per update the
   rows carry a few percent of noise (see their ranges), so read 0.96x as "no slower than none".
+- fused: a group of 10 seeds trained as one batched model (benchmark/stacked.py, fused_steps.py), each
+  member's share of the group's time, against a solo run of the same model; every measurement in its own
+  one-thread process, as a sweep's worker runs. Peak memory is the process's (VmHWM), data and torch included.
 - ceiling: the two vCPUs of a small VM slow each other down; the best sweep ratio 2 workers can reach
   there is (2 copies at once) / (2 x alone), which bounds the sweep row.
 """
 
-ROWS = ["overhead", "cost", "sn", "scoring", "cache", "memory", "ceiling", "sweep", "report"]
+ROWS = ["overhead", "cost", "sn", "fused", "scoring", "cache", "memory", "ceiling", "sweep", "report"]
 
 
 def main() -> None:
@@ -253,6 +256,7 @@ def main() -> None:
                                                       model=perf_training.DEFAULT),
                                  perf_training.sn_row(max(3, args.reps // 2), args.full_width_updates,
                                                       model=perf_training.PAPER)],
+                  "fused": lambda: perf_training.fused_rows(max(3, args.reps // 2), args.updates),
                   "scoring": lambda: scoring_rows(args, tmp), "cache": lambda: [cache_row(args, tmp)],
                   "memory": lambda: [memory_row()], "ceiling": lambda: [ceiling_row()],
                   "sweep": lambda: [sweep_row(tmp)], "report": lambda: [report_row(tmp)]}

@@ -152,3 +152,48 @@ def sn_row(reps: int, steps: int, *, model: tuple[dict, str], device: str = "cpu
     return (f"spectral norm: ours vs torch.nn.utils.parametrizations.spectral_norm ({model[1]}, n_dis 5; "
             f"{reps} x {steps} updates)",
             f"ours: {spread(t['ours'])}", f"torch: {spread(t['torch'])}", f"{ratio:.3f}x torch's time (goal <= 1.0)")
+
+
+def _fused_probe(name: str, n_dis: int, k: int, steps: int) -> dict:
+    """In a fresh process (one thread, as a sweep's worker), on the default suite's model: a solo run, one member
+    on the fused path, then a fused group of k seeds; seconds per 100 updates per member for each, and the
+    process's peak memory after the solo run and after the group (MiB, VmHWM: data and torch included)."""
+    import dataclasses
+
+    from benchmark.run import peak_rss_mb
+    from benchmark.train import train_group
+
+    torch.set_num_threads(1)
+    base = spec_for(name, DEFAULT_MODEL, steps=steps, n_dis=n_dis)
+    real = real_images(base)
+    specs = [dataclasses.replace(base, seed=seed) for seed in range(k)]
+    out = {"solo": train_group(specs[1:2], real, progress=False)[0].sec_per_100_updates}
+    out["solo_peak"] = peak_rss_mb()
+    out["one"] = train_group(specs[:1], real, progress=False, fused=True)[0].sec_per_100_updates
+    out["fused"] = train_group(specs, real, progress=False)[0].sec_per_100_updates
+    out["fused_peak"] = peak_rss_mb()
+    return out
+
+
+def fused_rows(reps: int, steps: int, k: int = 10) -> list[Row]:
+    """Per-member throughput of a fused group of k seeds against a solo run of the same model, and one member
+    alone on the fused path (a group of one takes the solo path): each repetition in its own process."""
+    import multiprocessing
+
+    rows = []
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1, maxtasksperchild=1) as pool:
+        for n_dis in (1, 5):
+            for name in ("none", "spectral_norm", "wgan_gp"):
+                runs = [pool.apply(_fused_probe, (name, n_dis, k, steps)) for _ in range(reps)]
+                t = {key: [r[key] for r in runs] for key in ("solo", "one", "fused")}
+                solo, fused, one = (statistics.median(t[key]) for key in ("solo", "fused", "one"))
+                goal = ">= 2x" if n_dis == 1 else ">= 1.5x"
+                rows.append((f"fused {k} seeds, {name} (default suite's model, n_dis {n_dis}; s / 100 updates per "
+                             f"member; {reps} x {steps} updates)",
+                             f"fused x{k}: {spread(t['fused'])}, peak {max(r['fused_peak'] for r in runs):.0f} MiB; "
+                             f"one member on the fused path: {spread(t['one'])}",
+                             f"solo: {spread(t['solo'])}, peak {max(r['solo_peak'] for r in runs):.0f} MiB",
+                             f"{solo / fused:.2f}x solo's throughput (goal {goal}); fused path alone {solo / one:.2f}x "
+                             "solo (so groups of one take the solo path)"))
+    return rows

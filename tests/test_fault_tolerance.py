@@ -38,6 +38,28 @@ def test_sigkill_mid_sweep_then_rerun_finishes_each_run_once(write_suite, tmp_pa
     assert leftovers == []
 
 
+def test_sigkill_of_a_fused_sweep_then_rerun_resumes_its_groups(write_suite, tmp_path):
+    # 2 seeds per cell, fused in pairs: 4 groups of 2, each checkpointed as one
+    suite = write_suite({"steps": 40, "log_every": 5, "checkpoint_every": 5, "seeds": [0, 1], "fuse": 2})
+    folder = tmp_path / "results" / "tiny"
+    proc = start(suite, tmp_path / "results")
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(folder.glob("*.json"))) < 2:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = {p: p.read_bytes() for p in folder.glob("*.json")}
+    assert len(first) == 2  # one group's two results: they are written together
+    groups = {json.loads(b)["fused"]["group"] for b in first.values()}
+    assert len(groups) == 1
+    assert main(["run", str(suite), "--results", str(tmp_path / "results"), "--quiet"]) == 0
+    results = {p: json.loads(p.read_text()) for p in folder.glob("*.json")}
+    assert len(results) == 8 and all(r["status"] == "ok" and r["fused"]["size"] == 2 for r in results.values())
+    assert all(p.read_bytes() == b for p, b in first.items())  # not redone
+    leftovers = [p for p in folder.rglob("*") if p.is_file() and (".tmp" in p.name or p.suffix == ".pt")]
+    assert leftovers == []
+
+
 def test_a_second_driver_on_the_same_folder_is_refused(write_suite, tmp_path, capsys):
     suite = write_suite()
     with FolderLock(tmp_path / "results" / "tiny"):

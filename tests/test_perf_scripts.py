@@ -20,6 +20,14 @@ def test_gpu_speed_table_smoke_on_cpu(tmp_path):
         assert f"| {name}" in text, name
     rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| what")]
     assert len(rows) >= 14 and all(re.search(r"\| \d+\.\d+x[^|]*\|$", row) for row in rows)  # a ratio per row
+    fused = subprocess.run([sys.executable, "scripts/gpu_speed.py", "--device", "cpu", "--width", "0.03125",
+                            "--fused-only", "--updates", "1", "--reps", "1", "--out", str(tmp_path / "f.md")],
+                           cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert fused.returncode == 0, fused.stderr[-3000:]
+    text = (tmp_path / "f.md").read_text()
+    for name in ("none", "spectral_norm", "wgan_gp"):
+        for k in (1, 4, 16):
+            assert f"| fused {k} seeds, {name} (n_dis 5" in text, (name, k)
 
 
 def test_gpu_check_says_why_it_stops_without_a_gpu():

@@ -76,7 +76,7 @@ def test_the_example_package_is_discovered_checked_and_runs_in_a_suite(examples_
     assert "!" not in listed.stdout
     for name in ("r1", "sn_gp"):
         check = regbench("check-plugin", name, site=examples_site)
-        assert check.returncode == 0 and f"PASS: {name} passed 18 of 18 checks" in check.stdout, check.stdout
+        assert check.returncode == 0 and f"PASS: {name} passed 20 of 20 checks" in check.stdout, check.stdout
     suite = tiny_suite(tmp_path / "beyond.yaml", ["r1", {"name": "r1", "label": "r1_g1", "params": {"gamma": 1.0}},
                                                   "sn_gp"])
     run = regbench("run", str(suite), "--results", str(tmp_path / "results"), "--quiet", site=examples_site)
@@ -208,7 +208,7 @@ def test_new_plugin_writes_a_file_that_passes_check_plugin(tmp_path):
                  "after_d_step", "state_dict", "load_state_dict", "defaults", "loss"):
         assert hook in text
     check = regbench("check-plugin", "my_reg", "--plugin", "my_reg.py", cwd=tmp_path)
-    assert check.returncode == 0 and "PASS: my_reg passed 18 of 18 checks" in check.stdout, check.stdout + check.stderr
+    assert check.returncode == 0 and "PASS: my_reg passed 20 of 20 checks" in check.stdout, check.stdout + check.stderr
     again = regbench("new-plugin", "my_reg", cwd=tmp_path)
     assert again.returncode == 2 and "--force" in again.stderr
 

@@ -147,19 +147,26 @@ def slow(tmp_path):
 
 
 @needs_slurm
-def test_a_run_past_its_time_limit_requeues_and_finishes_ok(write_suite, tmp_path, slurm_jobs, slow):
-    # over 40 s of training under a 1-minute limit, told 20 s before it (Slurm's 30 s timer: 10-40 s into the job),
-    # so at least one requeue
-    suite = write_suite({**slow, "steps": 3500, "log_every": 100, "checkpoint_every": 500})
+def test_a_fused_group_past_its_time_limit_requeues_and_finishes_ok(write_suite, tmp_path, slurm_jobs, slow):
+    # two seeds as one fused group, one job: over 40 s of training (10 ms per member per D step) under a 1-minute
+    # limit, told 20 s before it (Slurm's 30 s timer: 10-40 s into the job), so at least one requeue, and the
+    # group resumes from its one checkpoint. (A solo run's requeue: the preemption test above.)
+    suite = write_suite({**slow, "steps": 1750, "log_every": 50, "checkpoint_every": 250, "seeds": [0, 1],
+                         "fuse": 2})
     proc = start(suite, tmp_path / "slurm", *SLURM, "--slurm-time", "1", "--slurm-signal-delay", "20")
     out, err = proc.communicate(timeout=400)
     assert proc.returncode == 0, err
-    (record,) = records(tmp_path / "slurm" / "tiny").values()
-    assert record["status"] == "ok" and record["slurm_requeues"] >= 1 and record["resumed_from_step"] > 0
-    assert record["steps_done"] == 3500
+    assert "submitted 1 jobs" in err and "for 2 runs" in err
+    fused = records(tmp_path / "slurm" / "tiny")
+    assert len(fused) == 2
+    for record in fused.values():
+        assert record["status"] == "ok" and record["slurm_requeues"] >= 1 and record["resumed_from_step"] > 0
+        assert record["steps_done"] == 1750 and record["fused"]["size"] == 2
     assert main(["run", str(suite), "--results", str(tmp_path / "local"), "--quiet"]) == 0
-    (local,) = records(tmp_path / "local" / "tiny").values()
-    assert local["resumed_from_step"] is None and record["fid"] == pytest.approx(local["fid"], rel=1e-6)
+    local = records(tmp_path / "local" / "tiny")
+    for run_id, record in fused.items():
+        assert local[run_id]["resumed_from_step"] is None
+        assert record["fid"] == pytest.approx(local[run_id]["fid"], rel=1e-6)
 
 
 @needs_slurm
@@ -209,7 +216,7 @@ def test_a_run_that_keeps_reaching_its_time_limit_is_recorded_failed_with_the_re
 
     previous = signal.signal(signal.SIGUSR2, refusing_handler)
     try:
-        out = SlurmRun(stopped_run, requeues=10)(spec, "unused", None, 1)
+        (out,) = SlurmRun(stopped_run, requeues=10)([spec], "unused", None, 1)  # a group of one
     finally:
         signal.signal(signal.SIGUSR2, previous)
     record = out["record"]

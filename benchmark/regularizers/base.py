@@ -21,6 +21,13 @@ The hooks, in the order a run meets them:
 - ``loss``: the adversarial loss the method is defined with, or None to use
   the suite's (WGAN-GP is tied to the Wasserstein loss).
 
+In a fused run (a group of k runs trained as one batched model, see docs/plugins.md) every hook works as in
+a solo run by default: the build hooks run per member as it is built, and augment, discriminate, penalty and
+after_d_step are called once per member, with its batches, a ``discriminator`` holding views of its weights,
+its own regularizer instance and its own random stream. Hooks named in ``batched`` are instead called once
+for the whole group (they must treat samples, and weights, elementwise and keep no state); ``fusable =
+False`` runs the regularizer's runs solo.
+
 State a regularizer keeps across steps (moving averages, counters) belongs in
 ``state_dict()`` / ``load_state_dict()``: every checkpoint saves it and a
 resumed run restores it. Hyperparameters are declared in ``defaults``; a suite
@@ -46,8 +53,13 @@ class Regularizer:
     name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
     loss: ClassVar[str | None] = None
+    # fused runs: the hooks that may be called once on the whole group's batch instead of per member, and
+    # whether this regularizer can be fused at all
+    batched: ClassVar[frozenset[str]] = frozenset()
+    fusable: ClassVar[bool] = True
 
     HOOKS = ("wrap_layer", "normalization", "initialize", "augment", "discriminate", "penalty", "after_d_step")
+    BATCHABLE = ("augment", "discriminate", "penalty", "after_d_step")
     # what a penalty may ask for by name, beyond discriminator, real and fake
     PENALTY_EXTRAS = ("d_real", "d_fake")
 

@@ -57,6 +57,18 @@ def problems(obj: Any, *, plugin: bool) -> list[str]:
             out.append(f"hook {hook}{inspect.signature(fn)} cannot be called as {hook}({call})")
         except ValueError:  # a builtin without a signature: nothing to check
             pass
+    batched = obj.batched
+    if not isinstance(batched, (frozenset, set, tuple, list)) or not isinstance(obj.fusable, bool):
+        out.append(f"batched must be a set of hook names and fusable True or False, got batched={batched!r}, "
+                   f"fusable={obj.fusable!r}")
+    else:
+        wrong = sorted(set(batched) - set(Regularizer.BATCHABLE))
+        unused = sorted(h for h in set(batched) & set(Regularizer.BATCHABLE) if not obj.uses(h))
+        if wrong:
+            out.append(f"batched names {', '.join(map(repr, wrong))}: only {', '.join(Regularizer.BATCHABLE)} can be "
+                       "called once for a fused group")
+        if unused:
+            out.append(f"batched names {', '.join(unused)}, which it does not override")
     if plugin and not any(obj.uses(h) for h in Regularizer.HOOKS) and obj.loss is None:
         out.append(f"overrides none of the hooks ({', '.join(Regularizer.HOOKS)}) and declares no loss, "
                    "so it would change nothing")

@@ -13,6 +13,7 @@ from .base import Regularizer, weight_layers
 @register_regularizer("weight_clipping")
 class WeightClipping(Regularizer):
     defaults = {"c": 0.01, "all_parameters": False}
+    batched = frozenset({"after_d_step"})  # elementwise: the stacked weights clip as each member's would
 
     @torch.no_grad()
     def after_d_step(self, discriminator):

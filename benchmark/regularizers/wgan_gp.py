@@ -19,6 +19,7 @@ def gradient_penalty(discriminator: nn.Module, real: torch.Tensor, fake: torch.T
 class WGANGP(Regularizer):
     defaults = {"gp_lambda": 10.0}
     loss = "wasserstein"
+    batched = frozenset({"penalty"})  # a mean of per-sample terms, each from its own member's D
 
     def penalty(self, *, discriminator, real, fake):
         return self.gp_lambda * gradient_penalty(discriminator, real, fake)

@@ -22,6 +22,7 @@ def flip_and_translate(x):
 
 class BalancedConsistency(Regularizer):
     defaults = {"lambda_real": 10.0, "lambda_fake": 10.0}
+    batched = frozenset({"penalty"})  # fused runs: per-sample terms, and T draws one flip and shift per image
 
     def penalty(self, *, discriminator, real, fake, d_real, d_fake):
         with torch.no_grad():  # T needs no gradient: D is what the penalty trains

@@ -50,6 +50,7 @@ POLICIES = {"color": color, "translation": translation, "cutout": cutout}
 
 class DiffAugment(Regularizer):
     defaults = {"policy": "color,translation,cutout"}
+    batched = frozenset({"augment"})  # fused runs: every draw is one per image, so the whole group at once
 
     @classmethod
     def resolve_params(cls, params):

@@ -14,6 +14,7 @@ from benchmark.regularizers import Regularizer
 
 class GradientNorm(Regularizer):
     defaults = {}
+    batched = frozenset({"discriminate"})  # fused runs: per image, so the whole group in one call
 
     def discriminate(self, discriminator, images):
         x = images if images.requires_grad else images.detach().requires_grad_(True)

@@ -8,6 +8,7 @@ from benchmark.regularizers import Regularizer
 class R1(Regularizer):
     defaults = {"gamma": 10.0}  # the paper's value for CIFAR-10-sized images; suites may set it
     loss = None  # R1 was proposed with the non-saturating loss, the suite's default
+    batched = frozenset({"penalty"})  # fused runs: a mean of per-sample terms, one call for the whole group
 
     def penalty(self, *, discriminator, real, fake):
         x = real.detach().requires_grad_(True)

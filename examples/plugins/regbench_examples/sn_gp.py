@@ -7,6 +7,7 @@ from benchmark.regularizers import Regularizer, create_regularizer
 class SpectralNormGP(Regularizer):
     defaults = {"gp_lambda": 10.0, "power_iterations": 1}
     loss = "wasserstein"  # the gradient penalty's loss, as in WGAN-GP
+    batched = frozenset({"penalty"})  # fused runs: WGAN-GP's penalty, a mean of per-sample terms
 
     def __init__(self, **params):
         super().__init__(**params)
