@@ -234,3 +234,32 @@ def test_a_fused_group_resumes_exactly(real, tmp_path):
         assert torch.equal(flat(a.generator), flat(b.generator))
         assert a.history["d_loss"] == b.history["d_loss"]
         assert b.regularizer.state_dict()["updates"] == a.regularizer.state_dict()["updates"]
+
+
+def test_the_report_times_like_with_like():
+    from benchmark.report.tables import ALONE, runs_frame, timing_basis
+
+    def rec(reg, seed, sec, group=None, size=None):
+        r = {"regularizer": reg, "setting": "D", "seed": seed, "sec_per_100_updates": sec, "run_id": f"{reg}-{seed}",
+             "status": "ok"}
+        if group:
+            r["fused"] = {"group": group, "size": size, "members": [], "group_sec_per_100_updates": sec * size}
+        return r
+
+    fused = [rec(reg, s, t, f"{reg}-g", 3) for reg, t in (("none", 1.0), ("spectral_norm", 1.2)) for s in range(3)]
+    solo = [rec("none", 9, 3.0), rec("spectral_norm", 9, 3.5)]
+    timed, basis = timing_basis(runs_frame(fused + solo))
+    # the fused groups are the majority (6 runs against 2): one timing per group, the solo runs left out, and said
+    assert list(timed["group"]) == ["none-g", "spectral_norm-g"]
+    assert basis.startswith("fused groups of 3") and "2 runs timed otherwise (alone 2) are left out" in basis
+    timed, basis = timing_basis(runs_frame(solo))
+    assert basis == ALONE and len(timed) == 2
+
+
+def test_a_fused_rerun_gives_its_own_numbers_bit_for_bit(real):
+    specs = specs_for("wgan_gp", steps=6)  # float32, as sweeps run: batched penalty, split draws
+    first, second = train_group(specs, real, progress=False), train_group(specs, real, progress=False)
+    for a, b in zip(first, second):
+        assert torch.equal(flat(a.generator), flat(b.generator)) and torch.equal(flat(a.discriminator),
+                                                                                 flat(b.discriminator))
+        assert a.history["d_loss"] == b.history["d_loss"] and a.history["g_loss"] == b.history["g_loss"]

@@ -126,3 +126,16 @@ def test_the_readme_default_and_beyond_numbers_are_the_reports():
     two_sided = pairs[(pairs["setting"] == "D") & (pairs["a"] == "sn_gp") & (pairs["b"] == "none")]["p_exact"]
     assert float(two_sided.iloc[0]) == pytest.approx(0.1) and "two-sided p = 0.10" in README
     assert not pairs["separated"].any()
+
+
+def test_the_readme_fused_speedups_are_the_committed_perf_rows():
+    perf = (ROOT / "reports" / "perf" / "perf.md").read_text()
+    ratios = {}
+    for line in perf.splitlines():
+        m = re.match(r"\| fused 10 seeds, (\w+) \(default suite's model, n_dis (\d);.*\| (\d+\.\d+)x solo's throughput", line)
+        if m:
+            ratios.setdefault(int(m.group(2)), []).append(float(m.group(3)))
+    assert sorted(ratios) == [1, 5] and all(len(v) == 3 for v in ratios.values())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    for n_dis, values in ratios.items():
+        assert f"{min(values):.2f}-{max(values):.2f}x less at n_dis {n_dis}" in readme, (n_dis, values)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .. import paper
+from .tables import ALONE, timing_basis
 from .comparisons import fid_scores, regularizers_of, settings_of, trained
 from .stats import (ALPHA, MAX_SEEDS, Power, holm, log_residuals, mean_ci, mw_p_less, probability_of_improvement,
                     smallest_p)
@@ -194,8 +195,9 @@ def cost(ctx: Context, rule: dict) -> Outcome:
     """Seconds per 100 generator updates over ``baseline``'s, per run pair of the same setting and seed (at
     ``n_dis``), against the limits ``at_most`` and ``at_least``. Timings do not collapse, so their mean with
     Student's t interval serves here: the whole interval must lie on the claim's side of the limit."""
-    out, df, base = Outcome(), ctx.df, rule["baseline"]
-    timed = df[(df["n_dis"] == rule.get("n_dis", df["n_dis"])) & df["sec_per_100_updates"].notna()]
+    out, base = Outcome(), rule["baseline"]
+    df, basis = timing_basis(ctx.df)  # like with like: solo runs, or members of fused groups of one size
+    timed = df[df["n_dis"] == rule.get("n_dis", df["n_dis"])]
     times = timed.set_index(["regularizer", "setting", "seed"])["sec_per_100_updates"].astype(float)
     signs = []
     for limit_kind, sign in (("at_most", -1), ("at_least", 1)):
@@ -206,7 +208,9 @@ def cost(ctx: Context, rule: dict) -> Outcome:
                 continue
             mean, low, high = mean_ci(ratios)
             out.evidence.append(f"{reg}: {mean:.2f}x {base}" + ("" if np.isnan(low) else f" [{low:.2f}, {high:.2f}]")
-                                + f" over {len(ratios)} run pairs ({limit_kind.replace('_', ' ')} {limit}x)")
+                                + f" over {len(ratios)} {'run' if basis == ALONE else 'group'} pairs "
+                                + f"({limit_kind.replace('_', ' ')} {limit}x"
+                                + ("" if basis == ALONE else f"; {basis.split(' (')[0]}") + ")")
             if np.isnan(low):
                 signs.append(0)
             elif sign < 0:

@@ -25,7 +25,7 @@ from . import comparisons
 from .comparisons import default_success_fid, pairwise_table, regularizers_of, scores_table, settings_of
 from .document import Block, Bullets, Figure, Heading, Table, Text, to_html, to_markdown, write_tables
 from .stats import ALPHA, CONFIDENCE, median_ci, median_coverage, smallest_p
-from .tables import (best_table, cost_table, interval, median_text, per_setting_table, runs_frame, runs_table,
+from .tables import (ALONE, best_table, cost_table, timing_basis, interval, median_text, per_setting_table, runs_frame, runs_table,
                      success_text, top_settings_table)
 
 
@@ -390,6 +390,7 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
         return fig_dir / f"{prefix}{name}.png"
 
     pairs, findings, scores = pairwise_table(df), check_findings(df, threshold=threshold), scores_table(df, threshold)
+    timed, basis = timing_basis(df)
     held_out = any(b.held_out for b in comparisons.best_settings(df, threshold).values())
     blocks: list[Block] = [
         Heading("Summary", h),
@@ -433,16 +434,18 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
         *_findings_blocks(findings, h=h, prefix=prefix),
         Heading("Cost", h),
         *([] if many else [Figure(figures.grouped_dots(
-            df, "sec_per_100_updates", ylabel="seconds per 100 generator updates", title="Training time (cf. Fig. 10)",
-            path=fig("time_per_100_updates"), colour_of=colour_of), "time per 100 updates")]),
-        Text("Seconds per 100 generator updates (training only: scoring, probes and checkpoints are off the "
+            timed, "sec_per_100_updates", ylabel="seconds per 100 generator updates",
+            title="Training time (cf. Fig. 10)", path=fig("time_per_100_updates"), colour_of=colour_of),
+            "time per 100 updates")]),
+        Text(("" if basis == ALONE else f"Times of {basis}. ")
+             + "Seconds per 100 generator updates (training only: scoring, probes and checkpoints are off the "
              "clock), the median over runs, and in brackets the ratio to `none` at the same setting"
              + ("" if "none" in regs else " (no `none` run here, so no ratios)")
              + (f"; with {len(settings)} settings only the median ratio is shown, every setting in "
                 f"`tables/{prefix}cost.csv`:" if many else ":")),
-        Table(cost_table(df).iloc[:, [0, -1]] if many and "none" in regs else cost_table(df), f"{prefix}cost_summary"
-              if many else f"{prefix}cost"),
-        *([Table(cost_table(df), f"{prefix}cost", shown=False)] if many else []),
+        Table(cost_table(timed).iloc[:, [0, -1]] if many and "none" in regs else cost_table(timed),
+              f"{prefix}cost_summary" if many else f"{prefix}cost"),
+        *([Table(cost_table(timed), f"{prefix}cost", shown=False)] if many else []),
         Heading("Training", h),
     ]
     rep = figures.representative_runs(df)

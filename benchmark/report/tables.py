@@ -17,6 +17,9 @@ def runs_frame(results: list[dict], order: list[str] = ()) -> pd.DataFrame:
     for col in COLUMNS:
         if col not in df:
             df[col] = np.nan
+    # how the run was timed: alone (1) or as a member of a fused group of k (its share of the group's time)
+    df["group_size"] = [int((r.get("fused") or {}).get("size") or 1) for r in results]
+    df["group"] = [(r.get("fused") or {}).get("group") or r.get("run_id") for r in results]
     order = list(dict.fromkeys([r for r in order if r in set(df["regularizer"])] + list(df["regularizer"])))
     df["regularizer"] = pd.Categorical(df["regularizer"], categories=order, ordered=True)
     return df.sort_values(["regularizer", "setting", "seed"]).reset_index(drop=True)
@@ -174,6 +177,31 @@ def per_setting_table(df: pd.DataFrame, value: str, *, digits: int | None = 2,
         rows.append({"regularizer": str(reg), **{s: _cell(runs[runs["setting"] == s], value, digits, threshold)
                                                  for s in settings}})
     return pd.DataFrame(rows)
+
+
+ALONE = "runs trained alone"
+
+
+def timing_basis(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The runs whose times compare like with like, and what their times are. A fused member's time is its
+    share of its group's (the group's / k), which a solo run's is not: when a report holds both, or groups of
+    several sizes, only the most common kind is timed (the one with the most runs; ties: the smaller group).
+    The members of a group share one time, so a fused group is one timing: its first member's row stands for it."""
+    timed = df.dropna(subset=["sec_per_100_updates"])
+    if timed.empty:
+        return timed, "no run recorded a time"
+    counts = timed["group_size"].value_counts()
+    size = int(sorted(counts.index, key=lambda k: (-counts[k], k))[0])
+    kind = (ALONE if size == 1 else
+            f"fused groups of {size} (a member's share of its group's time, the group's / {size}; one timing per "
+            "group, the members share it)")
+    left = len(timed) - int(counts[size])
+    if left:
+        others = ", ".join(("alone" if k == 1 else f"in groups of {k}") + f" {counts[k]}"
+                           for k in sorted(counts.index) if k != size)
+        kind += f"; {left} runs timed otherwise ({others}) are left out, their times are not comparable"
+    chosen = timed[timed["group_size"] == size]
+    return (chosen if size == 1 else chosen.drop_duplicates("group")), kind
 
 
 def cost_table(df: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:
