@@ -29,6 +29,13 @@ class {cls}(Regularizer):
     # use the suite's (WGAN-GP, for one, is tied to "wasserstein").
     loss = None
 
+    # Fused runs (several seeds trained as one batched model): every hook is called per member by default, on
+    # views of that member's weights, with its own random stream: always correct. Name here the hooks that may
+    # be called once on the whole group's batch instead (they must act per sample and keep no state; a penalty
+    # must be a mean of per-sample terms), e.g. frozenset({{"penalty"}}); docs/plugins.md, "Fused runs".
+    # check-plugin verifies that a fused group equals its solo runs.
+    batched = frozenset()
+
     # Delete every hook you do not need: the trainer only calls the ones a regularizer overrides.
 
     def wrap_layer(self, layer: nn.Module) -> nn.Module:
