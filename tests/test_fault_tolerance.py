@@ -83,9 +83,10 @@ def _ray_run_processes():
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds Ray's worker processes through /proc")
-def test_a_ray_worker_lost_mid_run_leaves_the_run_unfinished_for_the_next_run(write_suite, tmp_path):
+def test_a_ray_worker_lost_mid_group_leaves_its_runs_unfinished_for_the_next_run(write_suite, tmp_path):
+    # fused groups of 2 seeds, one Ray task each (a solo run's loss: tests/test_ray_cluster.py's lost node)
     pytest.importorskip("ray")
-    suite = write_suite({"steps": 300, "log_every": 50, "checkpoint_every": 10})
+    suite = write_suite({"steps": 300, "log_every": 50, "checkpoint_every": 10, "seeds": [0, 1], "fuse": 2})
     folder = tmp_path / "results" / "tiny"
     proc = start(suite, tmp_path / "results", "--launcher", "ray", "--workers", "2")
     deadline, victim = time.time() + 180, None
@@ -94,19 +95,20 @@ def test_a_ray_worker_lost_mid_run_leaves_the_run_unfinished_for_the_next_run(wr
         if len(list((folder / "checkpoints").glob("*.pt"))) == 2 and _ray_run_processes():
             victim = _ray_run_processes()[0]
         time.sleep(0.05)
-    assert victim, "no Ray worker was seen running a run"
+    assert victim, "no Ray worker was seen running a group"
     os.kill(victim, signal.SIGKILL)  # as the OOM killer or a lost node would
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, err
-    assert "lost (run again to finish them)" in out and "WorkerCrashedError" in err
-    lost = 4 - len(list(folder.glob("*.json")))
-    assert lost >= 1 and not list(folder.glob("*.tmp*"))
-    kept = {p.stem for p in (folder / "checkpoints").glob("*.pt")}  # the lost run's, at least
+    assert "lost (run again to finish them)" in out and "WorkerCrashedError" in err and "fused group" in err
+    lost = 8 - len(list(folder.glob("*.json")))
+    assert lost >= 2 and lost % 2 == 0 and not list(folder.glob("*.tmp*"))  # a group's runs go together
+    kept = {p.stem.removeprefix("group-") for p in (folder / "checkpoints").glob("*.pt")}  # the lost group's
     assert kept
     assert main(["run", str(suite), "--results", str(tmp_path / "results"), "--quiet"]) == 0
-    records = {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json")}
-    assert len(records) == 4 and all(r["status"] == "ok" for r in records.values())
-    assert all(records[run_id]["resumed_from_step"] for run_id in kept)  # picked up where it was lost
+    records = [json.loads(p.read_text()) for p in folder.glob("*.json")]
+    assert len(records) == 8 and all(r["status"] == "ok" and r["fused"]["size"] == 2 for r in records)
+    resumed = [r for r in records if r["fused"]["group"] in kept]
+    assert len(resumed) == 2 * len(kept) and all(r["resumed_from_step"] for r in resumed)  # where it was lost
 
 
 def test_ctrl_c_of_a_worker_sweep_stops_every_run_and_starts_no_queued_one(write_suite, tmp_path):
