@@ -20,10 +20,6 @@ from .member_rng import MemberStreams
 from .stacked import Stacked
 from .suite import RunSpec
 
-# what may differ between the members of one group: the rest of their configs must be equal
-MEMBER_KEYS = ("seed", "lr", "beta1", "beta2")
-
-
 class FusedSteps:
     def __init__(self, specs: list[RunSpec], members: list[tuple[nn.Module, nn.Module, object]],
                  cpu_states: list[torch.Tensor], device: torch.device):

@@ -80,10 +80,3 @@ class Stacked(nn.Module):
         for name, t in self.tensors().items():
             own[name].copy_(t[i])
         return module
-
-    @torch.no_grad()
-    def load_member(self, i: int, module: nn.Module) -> None:
-        """The reverse of copy_member_into: member i's slices set from ``module``."""
-        own = {**dict(module.named_parameters()), **dict(module.named_buffers())}
-        for name, t in self.tensors().items():
-            t[i].copy_(own[name])

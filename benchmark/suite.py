@@ -578,9 +578,10 @@ def expand(suite: Suite) -> list[RunSpec]:
     return runs
 
 
-# what may differ between the members of a fused group (fused_steps.MEMBER_KEYS): the rest must be equal.
-# The setting's name goes with lr and betas: settings that differ only in those fuse.
-_MEMBER_FIELDS = {"seed": 0, "lr": 0.0, "beta1": 0.0, "beta2": 0.0, "setting": ""}
+# what may differ between the members of a fused group (each is per member in fused_steps: its seed's streams,
+# MemberAdam's lr and betas): the rest must be equal. The setting's name goes with lr and betas: settings that
+# differ only in those fuse.
+MEMBER_FIELDS = {"seed": 0, "lr": 0.0, "beta1": 0.0, "beta2": 0.0, "setting": ""}
 
 
 def solo_reason(spec: RunSpec) -> str | None:
@@ -599,7 +600,7 @@ def groups(specs: list[RunSpec], fuse: int) -> list[list[RunSpec]]:
     group and as evenly as that allows (12 runs at fuse 10: 6 and 6). ``fuse`` 1: each run alone."""
     buckets: dict = {}
     for spec in specs:
-        key = spec if fuse <= 1 or solo_reason(spec) else replace(spec, **_MEMBER_FIELDS)
+        key = spec if fuse <= 1 or solo_reason(spec) else replace(spec, **MEMBER_FIELDS)
         buckets.setdefault(key, []).append(spec)
     out = []
     for members in buckets.values():

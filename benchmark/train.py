@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import math
 import signal
 import threading
@@ -271,8 +272,6 @@ class Checkpoint:
 
 def group_hash(specs: list[RunSpec]) -> str:
     """What identifies a fused group: its members' configs, in order."""
-    import hashlib
-
     return hashlib.sha256(" ".join(s.config_hash for s in specs).encode()).hexdigest()[:10]
 
 
@@ -382,7 +381,7 @@ def train_group(specs: list[RunSpec], real: torch.Tensor, *, progress: bool = Tr
                 fused: bool | None = None) -> list[TrainOutcome]:
     """Train the runs ``specs`` as one group: one outcome per member, in order. A group of one is a solo run
     (train.Steps on plain modules); a larger one is fused (fused_steps.FusedSteps), unless ``fused`` is False.
-    The members must differ only in fused_steps.MEMBER_KEYS (suite.groups makes such groups).
+    The members must differ only in suite.MEMBER_FIELDS (suite.groups makes such groups).
     ``evaluate`` and ``monitors``: one per member, as train()'s. Timing is the group's: each member's
     ``sec_per_100_updates`` is its share (the group's time / k), ``group_sec_per_100_updates`` the whole.
     A member whose loss (or weights) turn non-finite is ``diverged`` at that log step; the others train on.
