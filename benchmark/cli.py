@@ -173,6 +173,8 @@ def cmd_score(args) -> int:
     print(f"IS  {scores['inception_score_mean']:.3f} ± {scores['inception_score_std']:.3f} ({args.is_splits} splits)")
     print(f"FID {scores['fid']:.3f}")
     print(f"KID {scores['kid_mean']:.5f} ± {scores['kid_std']:.5f}")
+    print(f"precision {scores['precision']:.3f}, recall {scores['recall']:.3f} "
+          f"(k = {scorer.evaluation.prc_neighborhood})")
     return 0
 
 

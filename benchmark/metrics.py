@@ -21,6 +21,7 @@ from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
 from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_features_to_metric
 from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
+from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_features_to_metric
 from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
 
 from . import digits_cnn
@@ -167,7 +168,8 @@ class Scorer:
 
     # -- scores -----------------------------------------------------------------------------------
     def score_features(self, feats: dict[str, torch.Tensor], *, kid: bool = True) -> dict:
-        """IS, FID and (unless ``kid`` is False: it costs more than the other two together) KID."""
+        """IS, FID and (unless ``kid`` is False: they cost more than the other two together) KID, precision
+        and recall."""
         ev = self.evaluation
         isc = isc_features_to_metric(feats[self.is_layer][: ev.is_samples], splits=ev.is_splits)
         fake = feats[self.fid_layer][: ev.fid_fake]
@@ -179,6 +181,12 @@ class Scorer:
             scores = kid_features_to_metric(real, fake, kid_subsets=self.evaluation.kid_subsets, verbose=False,
                                             kid_subset_size=min(KID_SUBSET_SIZE, len(real), len(fake)))
             out.update(kid_mean=scores[KEY_METRIC_KID_MEAN], kid_std=scores[KEY_METRIC_KID_STD])
+            # torch-fidelity's convention: generated first, real second
+            prc = prc_features_to_metric(fake, real, prc_neighborhood=min(ev.prc_neighborhood, len(real) - 1,
+                                                                           len(fake) - 1),
+                                         prc_batch_size=FIDELITY_DEFAULTS["prc_batch_size"], save_cpu_ram=False,
+                                         verbose=False)
+            out.update(precision=prc[KEY_METRIC_PRECISION], recall=prc[KEY_METRIC_RECALL])
         return out
 
     def score(self, images: torch.Tensor, *, kid: bool = True) -> dict:
@@ -213,4 +221,5 @@ class Scorer:
                 "dataset": self.dataset, "image_size": self.image_size,
                 "feature_extractor": self.extractor_name, "feature_extractor_weights_sha256": self.weights_hash,
                 "feature_extractor_info": self.extractor_info, "is_layer": self.is_layer, "fid_layer": self.fid_layer,
-                "kid_subsets": self.evaluation.kid_subsets, "torch_fidelity": torch_fidelity.__version__}
+                "kid_subsets": self.evaluation.kid_subsets, "prc_neighborhood": self.evaluation.prc_neighborhood,
+                "torch_fidelity": torch_fidelity.__version__}

@@ -89,7 +89,7 @@ def base_record(spec: RunSpec) -> dict:
             "status": "failed", "error": None, "steps_done": 0,
             "overrides": dict(spec.overrides), "resumed_from_step": None,
             "inception_score_mean": None, "inception_score_std": None, "fid": None, "kid_mean": None,
-            "kid_std": None, "feature_extractor": None, "sec_per_100_updates": None}
+            "kid_std": None, "precision": None, "recall": None, "feature_extractor": None, "sec_per_100_updates": None}
 
 
 def history_evaluator(spec: RunSpec, scorer: Scorer):

@@ -28,6 +28,7 @@ from .regularizers import REGULARIZERS, BadHyperparameter, PluginError, load_plu
 
 
 KID_SUBSETS = 100  # torch-fidelity's default
+PRC_NEIGHBORHOOD = 3  # likewise
 FID_REAL = 10000  # the paper's reference size, when a suite does not say (capped at the split's size)
 # Upper bounds of sizes: past them a run cannot allocate its model or features on any machine we know of,
 # so they are refused before anything runs instead of failing every run
@@ -74,6 +75,9 @@ class Evaluation:
     history_every: int = 0  # IS/FID over training, every N updates (0: only at the end)
     history_samples: int = 1000  # generated images for each of those (IS and FID alike)
     kid_subsets: int = KID_SUBSETS  # torch-fidelity's 100; each costs three kernel matrices in numpy
+    # precision and recall (Kynkaanniemi et al. 2019) on FID's features: a sample counts when it falls inside
+    # the k-th-nearest-neighbour ball of a point of the other set; torch-fidelity's and the paper's k = 3
+    prc_neighborhood: int = PRC_NEIGHBORHOOD
     # the split whose images give the "real data" row's IS (None: the split held out from the FID reference);
     # the paper's 11.24 for CIFAR-10 is the IS of its 50,000 training images
     real_is_split: str | None = None
@@ -194,8 +198,9 @@ class RunSpec:
         for key in SPEED_SWITCHES:  # only when on: the ids of runs from before these switches existed stay
             if not out[key]:
                 out.pop(key)
-        if out["evaluation"]["kid_subsets"] == KID_SUBSETS:  # likewise
-            out["evaluation"].pop("kid_subsets")
+        for key, default in (("kid_subsets", KID_SUBSETS), ("prc_neighborhood", PRC_NEIGHBORHOOD)):  # likewise
+            if out["evaluation"][key] == default:
+                out["evaluation"].pop(key)
         out["evaluation"].pop("real_is_split")  # it scores real data, not the run
         return out
 
@@ -249,7 +254,8 @@ _SIMPLE = {  # key -> (accepted types, check, what the check wants)
 # evaluation key -> (least, most); None: no upper bound. fid_real is also checked against its split's size
 _EVAL_BOUNDS = {"is_samples": (1, MAX_SAMPLES), "is_splits": (1, MAX_SAMPLES), "fid_real": (1, MAX_SAMPLES),
                 "fid_fake": (1, MAX_SAMPLES), "batch_size": (1, MAX_BATCH), "sample_grid": (1, 1024),
-                "history_every": (0, None), "history_samples": (1, MAX_SAMPLES), "kid_subsets": (1, 10000)}
+                "history_every": (0, None), "history_samples": (1, MAX_SAMPLES), "kid_subsets": (1, 10000),
+                "prc_neighborhood": (1, 1000)}
 _EVAL_SPLITS = ("fid_real_split", "real_is_split")
 SPEED_SWITCHES = ("compile", "bf16", "channels_last")
 _REQUIRED = ("dataset", "regularizers", "settings", "steps")

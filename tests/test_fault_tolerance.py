@@ -111,11 +111,14 @@ def test_a_ray_worker_lost_mid_group_leaves_its_runs_unfinished_for_the_next_run
     assert len(resumed) == 2 * len(kept) and all(r["resumed_from_step"] for r in resumed)  # where it was lost
 
 
-def test_ctrl_c_of_a_worker_sweep_stops_every_run_and_starts_no_queued_one(write_suite, tmp_path):
-    # six runs on two workers: Ctrl-C (SIGINT to the process group, as a terminal sends it) while the first
-    # two train must checkpoint those two and start none of the four queued behind them
+@pytest.mark.parametrize("fuse", [1, 2])
+def test_ctrl_c_of_a_worker_sweep_stops_every_run_and_starts_no_queued_one(write_suite, tmp_path, fuse):
+    # six units of work on two workers (runs, or fused groups of two seeds): Ctrl-C (SIGINT to the process
+    # group, as a terminal sends it) while the first two train must checkpoint those two and start none of
+    # the four queued behind them
+    seeds = list(range(fuse))
     suite = write_suite({"regularizers": ["none", "spectral_norm", "weight_norm"], "steps": 3000, "log_every": 10,
-                         "checkpoint_every": 10})
+                         "checkpoint_every": 10, "seeds": seeds, "fuse": fuse})
     folder = tmp_path / "results" / "tiny"
     code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
             "from benchmark.cli import main; sys.exit(main(sys.argv[1:]))")
@@ -133,4 +136,6 @@ def test_ctrl_c_of_a_worker_sweep_stops_every_run_and_starts_no_queued_one(write
         pytest.fail("the sweep went on after Ctrl-C")
     assert proc.returncode == 130 and "interrupted" in err
     assert list(folder.glob("*.json")) == []  # 3,000 updates each: nothing finished
-    assert len(list((folder / "checkpoints").glob("*.pt"))) == 2  # the two running runs, stopped and saved
+    saved = list((folder / "checkpoints").glob("*.pt"))
+    assert len(saved) == 2  # the two running runs or groups, stopped and saved
+    assert all(p.name.startswith("group-") == (fuse > 1) for p in saved)

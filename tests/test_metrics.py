@@ -71,6 +71,32 @@ def test_fid_and_is_agree_with_direct_computation(scorer, test_split):
                                                              rel=1e-4)
 
 
+def direct_precision_recall(real: np.ndarray, fake: np.ndarray, k: int) -> tuple[float, float]:
+    # Kynkaanniemi et al. 2019: a sample of one set counts if it lies within the k-th-nearest-neighbour
+    # distance (self excluded) of some sample of the other set
+    def radii(x):
+        d = np.linalg.norm(x[:, None] - x[None], axis=-1)
+        return np.sort(d, axis=1)[:, k]
+    cross = np.linalg.norm(fake[:, None] - real[None], axis=-1)  # fake x real
+    precision = (cross <= radii(real)[None]).any(1).mean()
+    recall = (cross.T <= radii(fake)[None]).any(1).mean()
+    return float(precision), float(recall)
+
+
+def test_precision_recall_agree_with_direct_computation_and_see_a_collapse(scorer, test_split):
+    feats = scorer.score_features(scorer.features(test_split))
+    ref = scorer.reference["features"].double().numpy()
+    fake = scorer.features(test_split)[scorer.fid_layer][: scorer.evaluation.fid_fake].double().numpy()
+    p, r = direct_precision_recall(ref, fake, scorer.evaluation.prc_neighborhood)
+    assert feats["precision"] == pytest.approx(p, abs=1e-6) and feats["recall"] == pytest.approx(r, abs=1e-6)
+    assert feats["precision"] > 0.7 and feats["recall"] > 0.7  # held-out digits: good and covering
+    # one digit repeated: its samples are real-looking (precision stays) but cover one mode (recall falls)
+    ones = load_images("digits", split="test", size=8)[:1].repeat(len(test_split), 1, 1, 1)
+    collapsed = scorer.score(ones)
+    assert collapsed["recall"] < 0.05 < feats["recall"] - 0.5
+    assert "prc_neighborhood" in scorer.protocol()
+
+
 def test_inception_score_of_real_digits_is_high_and_of_noise_near_one(scorer):
     # the training split: 10 splits of ~144 images, enough for each split's class marginal
     assert scorer.score(load_images("digits", split="train", size=8))["inception_score_mean"] > 8
