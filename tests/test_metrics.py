@@ -84,16 +84,16 @@ def direct_precision_recall(real: np.ndarray, fake: np.ndarray, k: int) -> tuple
 
 
 def test_precision_recall_agree_with_direct_computation_and_see_a_collapse(scorer, test_split):
-    feats = scorer.score_features(scorer.features(test_split))
+    feats = scorer.features(test_split)
+    scores = scorer.score_features(feats)
     ref = scorer.reference["features"].double().numpy()
-    fake = scorer.features(test_split)[scorer.fid_layer][: scorer.evaluation.fid_fake].double().numpy()
+    fake = feats[scorer.fid_layer][: scorer.evaluation.fid_fake].double().numpy()
     p, r = direct_precision_recall(ref, fake, scorer.evaluation.prc_neighborhood)
-    assert feats["precision"] == pytest.approx(p, abs=1e-6) and feats["recall"] == pytest.approx(r, abs=1e-6)
-    assert feats["precision"] > 0.7 and feats["recall"] > 0.7  # held-out digits: good and covering
-    # one digit repeated: its samples are real-looking (precision stays) but cover one mode (recall falls)
+    assert scores["precision"] == pytest.approx(p, abs=1e-6) and scores["recall"] == pytest.approx(r, abs=1e-6)
+    assert scores["precision"] > 0.7 and scores["recall"] > 0.7  # held-out digits: good and covering
+    # one digit repeated covers one mode: recall collapses
     ones = load_images("digits", split="test", size=8)[:1].repeat(len(test_split), 1, 1, 1)
-    collapsed = scorer.score(ones)
-    assert collapsed["recall"] < 0.05 < feats["recall"] - 0.5
+    assert scorer.score(ones)["recall"] < 0.05
     assert "prc_neighborhood" in scorer.protocol()
 
 
