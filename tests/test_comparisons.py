@@ -286,3 +286,39 @@ def test_every_exact_p_the_tables_give_is_enumerable():
     a, b = [30.0, 30.0, 50.0, np.inf], [30.0, 70.0, np.inf]
     expected = min(1.0, 2 * min(mw_p_brute_force(a, b), mw_p_brute_force(b, a)))
     assert pairs.loc[("a", "b"), "p_exact"] == pytest.approx(expected)
+
+
+def test_verdicts_over_training_read_each_runs_fid_at_a_quarter_and_a_half_of_its_updates():
+    from fractions import Fraction
+
+    from benchmark.report.over_training import fid_at, verdicts_over_training
+
+    def runs(every=25, sn_late_divergence=False):
+        """spectral norm loses to WGAN-GP for the first half of training and wins by the end, at D, E and F."""
+        rows = []
+        for reg, early, late in (("spectral_norm", 80.0, 10.0), ("wgan_gp", 20.0, 50.0)):
+            for s in HIGH:
+                for seed in range(10):
+                    steps = list(range(every, 101, every))
+                    fids = [early + seed if st <= 50 else late + seed for st in steps]
+                    r = run(reg, s, seed, fids[-1])
+                    if sn_late_divergence and reg == "wgan_gp" and seed == 0:
+                        r = run(reg, s, seed, None, status="diverged")
+                    r["history"] = {"eval_step": steps, "eval": [{"fid": f} for f in fids]}
+                    rows.append(r)
+        return runs_frame(rows)
+
+    df = runs()
+    quarter = fid_at(df, Fraction(1, 4))
+    assert sorted(quarter.loc[quarter["regularizer"] == "spectral_norm", "fid"].unique())[:2] == [80.0, 81.0]
+    table = verdicts_over_training(df, check_findings(df), threshold=None).set_index("id")
+    row = table.loc["sn_beats_wgan_gp_at_high_lr"]
+    assert (row["at 1/4 of training"], row["at 1/2 of training"], row["at the end"]) == (
+        "not reproduced", "not reproduced", "reproduced")
+    assert row["holds throughout"] == "no" and "cost_sn_cheap_wgan_gp_dear" not in table.index
+    # a run that diverged late had a FID at a quarter of its training, and counts with it there
+    late = runs(sn_late_divergence=True)
+    assert fid_at(late, Fraction(1, 4))["status"].eq("ok").all()
+    # FIDs every 40 updates of 100: none at 25 or 50, so no early verdict at all
+    assert fid_at(runs(every=40), Fraction(1, 2)) is None
+    assert verdicts_over_training(runs(every=40), check_findings(df), threshold=None) is None

@@ -16,7 +16,7 @@ from benchmark.store import CHECKPOINT_DIR, REFERENCE_DIR, write_json, write_pla
 
 PNG = b"\x89PNG\r\n\x1a\n"
 FIGURES = ("is_per_setting", "fid_per_setting", "time_per_100_updates", "samples", "scores_over_training",
-           "losses_over_training", "spectral_norms", "pairwise", "budget")
+           "losses_over_training", "spectral_norms", "pairwise", "budget", "precision_recall")
 
 
 def result(reg, setting, *, fid, status="ok", is_mean=6.0, seed=0, sec=12.5, suite="synthetic",
@@ -29,12 +29,13 @@ def result(reg, setting, *, fid, status="ok", is_mean=6.0, seed=0, sec=12.5, sui
         "steps_done": 100, "status": status, "error": None if ok else "non-finite loss", "dataset": dataset,
         "image_size": 32, "architecture": "standard_cnn", "width": 1.0, "feature_extractor": extractor,
         "inception_score_mean": is_mean if ok else None, "inception_score_std": 0.1 if ok else None,
-        "fid": fid if ok else None, "kid_mean": 0.01, "sec_per_100_updates": sec, "finished": "2026-11-30T10:00:00",
+        "fid": fid if ok else None, "kid_mean": 0.01, "precision": 0.5 + seed / 100 if ok else None,
+        "recall": 0.25 if ok else None, "sec_per_100_updates": sec, "finished": "2026-11-30T10:00:00",
         "environment": {"git_commit": "0123456789abcdef", "git_dirty": False, "regbench": "0.1.0", "python": "3.11.7",
                         "torch": "2.14.1", "torch_fidelity": "0.4.0", "device": "cpu", "device_name": "x86_64"},
         "protocol": {"feature_extractor": extractor, "feature_extractor_weights_sha256": "feedbeef",
                      "is_samples": 5000, "is_splits": 10, "fid_fake": 5000, "fid_real": 10000,
-                     "fid_real_split": "train", "dataset": dataset, "image_size": 32},
+                     "fid_real_split": "train", "dataset": dataset, "image_size": 32, "prc_neighborhood": 3},
         "history": {"step": [50, 100], "d_loss": [1.0, 0.8], "g_loss": [1.0, 1.2], "sn_layers": layers,
                     "sn_step": [0, 100], "sn": [[2.0, 3.0, 1.5], [1.0, 1.01, 0.99]], "eval_step": [50, 100],
                     "eval": [{"samples": 100, "fid": fid + 10, "inception_score_mean": is_mean - 1},
@@ -111,6 +112,14 @@ def test_tables_paper_columns_figures_and_links(results_dir, tmp_path):
     assert best.iloc[0]["paper IS"] == "11.24 ± 0.12"  # the paper's real-data row
     runs = pd.read_csv(out / "tables" / "runs.csv")
     assert (runs["status"] == "diverged").sum() == 1 and len(runs) == 6
+    assert sorted(runs["precision"].astype(str)) == ["-", "-", "0.50", "0.50", "0.50", "0.50"]  # 4 scored
+    precision = pd.read_csv(out / "tables" / "precision_per_setting.csv", dtype=str).set_index("regularizer")
+    assert precision.loc["spectral_norm", "A"] == "0.50" and precision.loc["wgan_gp", "D"] == "diverged"
+    assert "k = 3 nearest neighbours" in md
+    # the verdicts over training: each run's history has FIDs at 50 and 100 of its 100 updates, so 1/2 is read
+    # and 1/4 said to be missing
+    over = pd.read_csv(out / "tables" / "findings_over_training.csv")
+    assert set(over["at 1/4 of training"]) == {"no FID recorded"} and over["at 1/2 of training"].notna().all()
     sn_table = pd.read_csv(out / "tables" / "spectral_norms.csv")
     assert set(sn_table["regularizer"]) == {"spectral_norm", "wgan_gp", "none"}
     for name in FIGURES:

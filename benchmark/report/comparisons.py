@@ -73,7 +73,7 @@ def trained(fids, threshold: float | None) -> bool:
 
 def scores_table(df: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
     """One row per regularizer and setting: how many runs finished; the FID's median, IQM and success rate
-    with their intervals; IS's and KID's medians over the finished runs; and each score's mean with Student's
+    with their intervals; IS's, KID's, precision's and recall's medians over the finished runs; and each score's mean with Student's
     t interval (fid_, is_, kid_ mean / ci_low / ci_high), for those who want them (not used for verdicts)."""
     rows = []
     for reg in regularizers_of(df):
@@ -85,7 +85,8 @@ def scores_table(df: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
             row = {"regularizer": reg, "setting": setting, "runs": len(runs), "ok": len(ok),
                    "diverged": int((runs["status"] == "diverged").sum()), "failed": int((runs["status"] == "failed").sum())}
             row.update(cell_summary(fid_scores(df, reg, setting), threshold))
-            for prefix, col in (("is", "inception_score_mean"), ("kid", "kid_mean")):
+            for prefix, col in (("is", "inception_score_mean"), ("kid", "kid_mean"), ("precision", "precision"),
+                                ("recall", "recall")):
                 median, low, high, _ = median_ci(ok[col].astype(float).dropna()) if ok[col].notna().any() else (
                     math.nan,) * 4
                 row.update({f"{prefix}_median": median, f"{prefix}_median_low": low, f"{prefix}_median_high": high})

@@ -79,6 +79,47 @@ def grouped_dots(df: pd.DataFrame, value: str, *, ylabel: str, title: str, path:
     return path
 
 
+def precision_recall(df: pd.DataFrame, *, path: Path, colour_of: dict[str, tuple], k: str) -> Path | None:
+    """One panel per setting, one dot per finished run at (recall, precision) (Kynkaanniemi et al. 2019):
+    a generator collapsed to a few good samples sits top left (precise, no coverage), a blurry one that
+    covers the data bottom right; FID alone cannot tell them apart. None when no run recorded them."""
+    scored = df[(df["status"] == "ok") & df["precision"].notna() & df["recall"].notna()]
+    if scored.empty:
+        return None
+    settings, regs = sorted(df["setting"].unique()), regularizers_of(df)
+    cols = min(3, len(settings))
+    rows = -(-len(settings) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols + 1.6, 3.0 * rows), squeeze=False)
+    rng = np.random.default_rng(0)  # runs at exactly 0 (collapsed) would hide each other: a little jitter
+    for ax, setting in zip(axes.flat, settings):
+        here = scored[scored["setting"] == setting]
+        for reg in regs:
+            runs = here[here["regularizer"] == reg]
+            jitter = (rng.random((2, len(runs))) - 0.5) * 0.015
+            ax.scatter(runs["recall"].astype(float) + jitter[0], runs["precision"].astype(float) + jitter[1],
+                       s=14, color=colour_of[reg], alpha=0.75, edgecolors="none")
+        left = int(((df["setting"] == setting) & (df["status"] != "ok")).sum())
+        ax.set_title(_setting_labels(df, [setting])[0].replace("\n", " ")
+                     + (f"\n{left} run{'s' if left > 1 else ''} without a score" if left else ""), fontsize=8)
+        ax.set_xlim(-0.03, 1.03)
+        ax.set_ylim(-0.03, 1.03)
+        ax.grid(alpha=0.3)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(settings):
+            ax.axis("off")
+        elif i + cols >= len(settings):  # the lowest panel of its column
+            ax.set_xlabel("recall (coverage)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("precision (quality)")
+    handles = [plt.Line2D([], [], marker="o", ls="", color=colour_of[r], label=r) for r in regs]
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(0.99, 0.5), fontsize=8, frameon=False)
+    fig.suptitle(f"Precision and recall per setting, one dot per run ({k})", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
 def _setting_labels(df: pd.DataFrame, settings: list[str]) -> list[str]:
     labels = []
     for s in settings:

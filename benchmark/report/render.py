@@ -19,6 +19,7 @@ import pandas as pd
 
 from .. import paper
 from .findings import check_findings
+from .over_training import verdicts_over_training
 from ..store import CHECKPOINT_DIR, DamagedFile, read_plan, read_real_data, read_samples, scan_results, warn
 from . import figures
 from . import comparisons
@@ -136,6 +137,11 @@ def _statistics_text(df: pd.DataFrame, threshold: float | None, source: str) -> 
         "intervals stay in `tables/scores.csv` for those who want them.")
 
 
+def _prc_k(df: pd.DataFrame) -> str:
+    ks = sorted({p.get("prc_neighborhood") for p in df.get("protocol", []) if isinstance(p, dict)} - {None})
+    return "k = " + ", ".join(map(str, ks)) + " nearest neighbours" if ks else "k not recorded"
+
+
 def _success_source(origin: str) -> str:
     return {"flag": "set with --success-fid", "suite": "the suite's success_fid",
             "default": "the default for this dataset and feature extractor"}.get(origin, origin)
@@ -200,7 +206,11 @@ def _robustness_blocks(df: pd.DataFrame, *, extractor: str, prefix: str, fig, co
     settings = sorted(df["setting"].unique())
     tables = [(f"Inception Score ({extractor})", "inception_score_mean", 2, "is_per_setting"),
               (f"FID ({extractor})", "fid", 2, "fid_per_setting"),
-              (f"KID ({extractor}; torch-fidelity's unbiased MMD^2, unscaled)", "kid_mean", None, "kid_per_setting")]
+              (f"KID ({extractor}; torch-fidelity's unbiased MMD^2, unscaled)", "kid_mean", None, "kid_per_setting"),
+              (f"Precision ({extractor}, {_prc_k(df)}; the share of generated samples inside the real data's "
+               "manifold, higher is better)", "precision", 2, "precision_per_setting"),
+              (f"Recall ({extractor}, {_prc_k(df)}; the share of real samples inside the generated manifold, "
+               "higher is better)", "recall", 2, "recall_per_setting")]
     blocks: list[Block] = [Text("Each regularizer under every optimizer setting (the paper's Figures 1 and 2). A "
                                 "setting where a run diverged or failed says so, in the figures and the tables.")]
     if len(settings) <= MANY_SETTINGS:
@@ -212,6 +222,12 @@ def _robustness_blocks(df: pd.DataFrame, *, extractor: str, prefix: str, fig, co
             Figure(figures.grouped_dots(df, "inception_score_mean", ylabel=f"Inception Score ({extractor}), higher "
                                         "is better", title="IS per setting (cf. Miyato et al. 2018, Fig. 1)",
                                         path=fig("is_per_setting"), colour_of=colour_of), "IS per setting")]
+        pr = figures.precision_recall(df, path=fig("precision_recall"), colour_of=colour_of, k=_prc_k(df))
+        if pr is not None:
+            blocks += [Text("Precision and recall (Kynkaanniemi et al. 2019, torch-fidelity's `prc`, on the FID's "
+                            "features) separate what FID mixes: a generator collapsed onto a few good samples has "
+                            "high precision and no recall, a blurry one that covers the data the reverse."),
+                       Figure(pr, "precision and recall per setting")]
         for title, value, digits, name in tables:
             what = ("median over the runs [order-statistic interval] (runs that trained / runs)" if value == "fid"
                     else "median over the finished runs [order-statistic interval]")
@@ -331,7 +347,8 @@ def _budget_blocks(df: pd.DataFrame, *, h: int, prefix: str, fig, colour_of: dic
             Table(budget, f"{prefix}budget_long", shown=False)]
 
 
-def _findings_blocks(findings: pd.DataFrame, *, h: int, prefix: str) -> list[Block]:
+def _findings_blocks(df: pd.DataFrame, findings: pd.DataFrame, *, h: int, prefix: str,
+                     threshold: float | None) -> list[Block]:
     shown = findings.drop(columns=["id", "smallest_detectable", "seeds_needed"])
     return [Heading("Paper's findings", h),
             Text("Each qualitative finding of Miyato et al. (2018), as data in `benchmark/paper.yaml`, with the "
@@ -343,7 +360,25 @@ def _findings_blocks(findings: pd.DataFrame, *, h: int, prefix: str) -> list[Blo
                  "neither, with the power of these seeds and the seeds per cell the observed effect would need "
                  "(simulated from the observed cells' spread); **not applicable**: what it needs is missing, or "
                  "nothing trained where it compares. The scope names settings left out and why."),
-            Table(shown, f"{prefix}findings"), Table(findings, f"{prefix}findings_long", shown=False)]
+            Table(shown, f"{prefix}findings"), Table(findings, f"{prefix}findings_long", shown=False),
+            *_over_training_blocks(df, findings, threshold=threshold, prefix=prefix)]
+
+
+def _over_training_blocks(df: pd.DataFrame, findings: pd.DataFrame, *, threshold: float | None,
+                          prefix: str) -> list[Block]:
+    table = verdicts_over_training(df, findings, threshold=threshold)
+    if table is None:
+        return [Text("Whether these verdicts hold as training lengthens needs each run's FID at 1/4 and 1/2 of its "
+                     "updates (suite `evaluation.history_every` dividing a quarter of `steps`); these runs do not "
+                     "record it.")]
+    samples = sorted({p.get("history_samples") for p in df.get("protocol", []) if isinstance(p, dict)} - {None})
+    held = int((table["holds throughout"] == "yes").sum())
+    return [Text("The same tests on each run's FID as recorded partway through its training (history FIDs"
+                 + (f", on {', '.join(map(str, samples))} samples a run" if samples else "")
+                 + f", compared with each other at one point of training): {held} of {len(table)} verdicts are the "
+                 "same at every point recorded. One that changes says the training budget decides it, not only "
+                 "the regularizers."),
+            Table(table.drop(columns=["id"]), f"{prefix}findings_over_training")]
 
 
 def _values(df: pd.DataFrame, col: str) -> str:
@@ -431,7 +466,7 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
         Table(scores, f"{prefix}scores", shown=False),
         *_pairwise_blocks(df, pairs, h=h, prefix=prefix, fig=fig),
         *_budget_blocks(df, h=h, prefix=prefix, fig=fig, colour_of=colour_of),
-        *_findings_blocks(findings, h=h, prefix=prefix),
+        *_findings_blocks(df, findings, h=h, prefix=prefix, threshold=threshold),
         Heading("Cost", h),
         *([] if many else [Figure(figures.grouped_dots(
             timed, "sec_per_100_updates", ylabel="seconds per 100 generator updates",

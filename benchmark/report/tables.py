@@ -8,7 +8,8 @@ from .comparisons import best_scores, best_settings, regularizers_of, settings_o
 from .stats import median_ci
 
 COLUMNS = ["regularizer", "setting", "lr", "beta1", "beta2", "n_dis", "seed", "status", "inception_score_mean",
-           "inception_score_std", "fid", "kid_mean", "sec_per_100_updates", "steps_done", "steps", "run_id"]
+           "inception_score_std", "fid", "kid_mean", "precision", "recall", "sec_per_100_updates", "steps_done",
+           "steps", "run_id"]
 
 
 def runs_frame(results: list[dict], order: list[str] = ()) -> pd.DataFrame:
@@ -36,6 +37,7 @@ def runs_table(df: pd.DataFrame, extractor: str) -> pd.DataFrame:
         f"IS ({extractor})": [f"{_fmt(m)} ± {_fmt(s)}" if pd.notna(m) else "-"
                               for m, s in zip(df["inception_score_mean"], df["inception_score_std"])],
         f"FID ({extractor})": df["fid"].map(_fmt),
+        "precision": df["precision"].map(_fmt), "recall": df["recall"].map(_fmt),
         "s / 100 updates": df["sec_per_100_updates"].map(_fmt),
         "status": df["status"],
     })
