@@ -182,12 +182,16 @@ class Scorer:
                                             kid_subset_size=min(KID_SUBSET_SIZE, len(real), len(fake)))
             out.update(kid_mean=scores[KEY_METRIC_KID_MEAN], kid_std=scores[KEY_METRIC_KID_STD])
             # torch-fidelity's convention: generated first, real second
-            prc = prc_features_to_metric(fake, real, prc_neighborhood=min(ev.prc_neighborhood, len(real) - 1,
-                                                                           len(fake) - 1),
+            prc = prc_features_to_metric(fake, real, prc_neighborhood=self.prc_k(len(fake)),
                                          prc_batch_size=FIDELITY_DEFAULTS["prc_batch_size"], save_cpu_ram=False,
                                          verbose=False)
             out.update(precision=prc[KEY_METRIC_PRECISION], recall=prc[KEY_METRIC_RECALL])
         return out
+
+    def prc_k(self, fakes: int) -> int:
+        """The neighbourhood precision and recall use: the suite's k, less where a sample set is so small (a
+        test's few images) that a point has fewer than k neighbours; the protocol records the k used."""
+        return max(1, min(self.evaluation.prc_neighborhood, len(self.reference["features"]) - 1, fakes - 1))
 
     def score(self, images: torch.Tensor, *, kid: bool = True) -> dict:
         return self.score_features(self.features(images), kid=kid)
@@ -221,5 +225,5 @@ class Scorer:
                 "dataset": self.dataset, "image_size": self.image_size,
                 "feature_extractor": self.extractor_name, "feature_extractor_weights_sha256": self.weights_hash,
                 "feature_extractor_info": self.extractor_info, "is_layer": self.is_layer, "fid_layer": self.fid_layer,
-                "kid_subsets": self.evaluation.kid_subsets, "prc_neighborhood": self.evaluation.prc_neighborhood,
+                "kid_subsets": self.evaluation.kid_subsets, "prc_neighborhood": self.prc_k(self.evaluation.fid_fake),
                 "torch_fidelity": torch_fidelity.__version__}

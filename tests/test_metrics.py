@@ -97,6 +97,18 @@ def test_precision_recall_agree_with_direct_computation_and_see_a_collapse(score
     assert "prc_neighborhood" in scorer.protocol()
 
 
+def test_too_few_samples_for_k_neighbours_score_with_the_k_they_allow_and_record_it(scorer, test_split, tmp_path):
+    from dataclasses import replace
+    few = Scorer(dataset="digits", image_size=8, evaluation=replace(EVAL, fid_fake=3, is_samples=3, is_splits=1),
+                 cache_dir=tmp_path)
+    assert few.protocol()["prc_neighborhood"] == 2 and scorer.protocol()["prc_neighborhood"] == 3
+    feats = few.features(test_split[:3])
+    ref = few.reference["features"].double().numpy()
+    p, r = direct_precision_recall(ref, feats[few.fid_layer].double().numpy(), 2)
+    scores = few.score_features(feats)
+    assert (scores["precision"], scores["recall"]) == (pytest.approx(p, abs=1e-6), pytest.approx(r, abs=1e-6))
+
+
 def test_inception_score_of_real_digits_is_high_and_of_noise_near_one(scorer):
     # the training split: 10 splits of ~144 images, enough for each split's class marginal
     assert scorer.score(load_images("digits", split="train", size=8))["inception_score_mean"] > 8

@@ -26,7 +26,7 @@ from . import comparisons
 from .comparisons import default_success_fid, pairwise_table, regularizers_of, scores_table, settings_of
 from .document import Block, Bullets, Figure, Heading, Table, Text, to_html, to_markdown, write_tables
 from .stats import ALPHA, CONFIDENCE, median_ci, median_coverage, smallest_p
-from .tables import (ALONE, best_table, cost_table, timing_basis, interval, median_text, per_setting_table, runs_frame, runs_table,
+from .tables import (best_table, cost_table, timing_basis, interval, median_text, per_setting_table, runs_frame, runs_table,
                      success_text, top_settings_table)
 
 
@@ -472,7 +472,7 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
             timed, "sec_per_100_updates", ylabel="seconds per 100 generator updates",
             title="Training time (cf. Fig. 10)", path=fig("time_per_100_updates"), colour_of=colour_of),
             "time per 100 updates")]),
-        Text(("" if basis == ALONE else f"Times of {basis}. ")
+        Text(f"Times of {basis}. "
              + "Seconds per 100 generator updates (training only: scoring, probes and checkpoints are off the "
              "clock), the median over runs, and in brackets the ratio to `none` at the same setting"
              + ("" if "none" in regs else " (no `none` run here, so no ratios)")

@@ -186,23 +186,30 @@ ALONE = "runs trained alone"
 
 def timing_basis(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """The runs whose times compare like with like, and what their times are. A fused member's time is its
-    share of its group's (the group's / k), which a solo run's is not: when a report holds both, or groups of
-    several sizes, only the most common kind is timed (the one with the most runs; ties: the smaller group).
-    The members of a group share one time, so a fused group is one timing: its first member's row stands for it."""
+    share of its group's (the group's / k), which a solo run's is not; and D on real and fake as one batch
+    (``d_passes: joint``) costs less than two passes. When a report holds several kinds (group size, D passes),
+    only the most common is timed (the one with the most runs; ties: the smaller group) and the rest said to be
+    left out. The members of a group share one time, so a fused group is one timing: its first member's row
+    stands for it."""
     timed = df.dropna(subset=["sec_per_100_updates"])
     if timed.empty:
         return timed, "no run recorded a time"
-    counts = timed["group_size"].value_counts()
-    size = int(sorted(counts.index, key=lambda k: (-counts[k], k))[0])
-    kind = (ALONE if size == 1 else
-            f"fused groups of {size} (a member's share of its group's time, the group's / {size}; one timing per "
-            "group, the members share it)")
-    left = len(timed) - int(counts[size])
+    passes = timed["d_passes"].fillna("not recorded").astype(str) if "d_passes" in timed else pd.Series(
+        "not recorded", index=timed.index)
+    kinds = pd.Series(list(zip(timed["group_size"].astype(int), passes)), index=timed.index)
+    counts = kinds.value_counts()
+    size, passes_of = sorted(counts.index, key=lambda k: (-counts[k], k))[0]
+
+    def name(k: tuple) -> str:
+        return ("alone" if k[0] == 1 else f"in groups of {k[0]}") + f", D passes {k[1]}"
+
+    kind = ((ALONE if size == 1 else f"fused groups of {size} (a member's share of its group's time, the group's / "
+             f"{size}; one timing per group, the members share it)") + f", D passes {passes_of}")
+    left = len(timed) - int(counts[(size, passes_of)])
     if left:
-        others = ", ".join(("alone" if k == 1 else f"in groups of {k}") + f" {counts[k]}"
-                           for k in sorted(counts.index) if k != size)
+        others = "; ".join(f"{name(k)}: {counts[k]}" for k in sorted(counts.index) if k != (size, passes_of))
         kind += f"; {left} runs timed otherwise ({others}) are left out, their times are not comparable"
-    chosen = timed[timed["group_size"] == size]
+    chosen = timed[kinds == (size, passes_of)]
     return (chosen if size == 1 else chosen.drop_duplicates("group")), kind
 
 
