@@ -60,8 +60,9 @@ def scoring_rows(args, tmp: Path) -> list[tuple[str, str, str, str]]:
         name, is_layer, fid_layer = scorer.extractor_name, scorer.is_layer, scorer.fid_layer
         fidelity_kwargs = dict(
             input1=ImageTensor(fake), input2=ImageTensor(real), input2_cache_name=f"perf-{size}-{n}",
-            cache_root=str(tmp / "fidelity"), isc=True, fid=True, kid=True, feature_extractor=name,
+            cache_root=str(tmp / "fidelity"), isc=True, fid=True, kid=True, prc=True, feature_extractor=name,
             feature_layer_isc=is_layer, feature_layer_fid=fid_layer, feature_layer_kid=fid_layer,
+            feature_layer_prc=fid_layer, prc_neighborhood=scorer.prc_k(n),
             feature_extractor_weights_path=weights or str(digits_cnn.weights_path()), cuda=False, verbose=False,
             save_cpu_ram=True, batch_size=ev.batch_size, kid_subset_size=min(1000, n, len(real)))
         torch_fidelity.calculate_metrics(**fidelity_kwargs)  # warm its input2 cache, as ours is warm
@@ -70,7 +71,8 @@ def scoring_rows(args, tmp: Path) -> list[tuple[str, str, str, str]]:
             ours += timed(lambda: scorer.score(fake), 1)
             theirs += timed(lambda: torch_fidelity.calculate_metrics(**fidelity_kwargs), 1)
         ratio = statistics.median(theirs) / statistics.median(ours)
-        rows.append((f"scoring {n} images, {label}", f"{n / statistics.median(ours):.0f} img/s ({spread(ours)})",
+        rows.append((f"scoring {n} images (IS, FID, KID, precision and recall), {label}",
+                     f"{n / statistics.median(ours):.0f} img/s ({spread(ours)})",
                      f"{n / statistics.median(theirs):.0f} img/s ({spread(theirs)})",
                      f"{ratio:.2f}x torch-fidelity (goal >= 0.95x)"))
     return rows
