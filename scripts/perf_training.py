@@ -19,7 +19,8 @@ from benchmark.regularizers.spectral_norm import SpectralNormalized
 from benchmark.suite import RunSpec, expand, parse_suite
 from benchmark.train import resolve_device, train
 
-# suites/default.yaml's model, D passes included: the bare loop below passes real and fake as one batch too
+# suites/default.yaml's model; D passes joint (the default runs separate ones) because the bare loop below passes
+# real and fake as one batch: the row measures the harness, not the protocol
 DEFAULT_MODEL = {"dataset": "digits", "image_size": 8, "width": 0.125, "batch_size": 64, "d_passes": "joint"}
 PAPER_MODEL = {"dataset": "cifar10", "image_size": 32, "width": 1.0, "batch_size": 64}  # Table 3 at 32x32
 

@@ -95,8 +95,14 @@ def test_every_suite_in_the_repo_loads():
 def test_the_default_compares_over_seeds_and_n_dis_and_the_digits_paper_suite_is_the_papers_grid():
     default = load_suite(SUITES / "default.yaml")
     runs = expand(default)
-    assert len(default.seeds) >= 3 and {r.n_dis for r in runs} == {1, 5}
+    assert len(default.seeds) >= 10 and {r.n_dis for r in runs} == {1, 5} and default.fuse >= 10
     assert {r.regularizer for r in runs} == SEVEN | {"none"}
+    # one budget at both n_dis (else the n_dis finding confounds n_dis with training length), the authors' D
+    # passes for every regularizer (else batch norm is timed under another protocol), FID at 1/4 and 1/2
+    assert len({r.steps for r in runs}) == 1 and {r.d_passes for r in runs} == {"separate"}
+    assert runs[0].steps % (4 * default.evaluation.history_every) == 0
+    beyond = {r.run_id for r in expand(load_suite(SUITES / "beyond.yaml"))}
+    assert len({r.run_id for r in runs} & beyond) == 3 * 2 * len(default.seeds)  # none, SN, WGAN-GP: shared
     evidence = load_suite(SUITES / "digits-paper.yaml")
     runs = expand(evidence)
     assert len(runs) == 8 * 6 * 10 and {r.setting for r in runs} == set("ABCDEF")
