@@ -316,6 +316,7 @@ def test_verdicts_over_training_read_each_runs_fid_at_a_quarter_and_a_half_of_it
     assert (row["at 1/4 of training"], row["at 1/2 of training"], row["at the end"]) == (
         "not reproduced", "not reproduced", "reproduced")
     assert row["holds throughout"] == "no" and "cost_sn_cheap_wgan_gp_dear" not in table.index
+    assert table.loc["wn_degrades_with_n_dis", "holds throughout"] == "-"  # one n_dis: applies nowhere
     # a run that diverged late had a FID at a quarter of its training, and counts with it there
     late = runs(sn_late_divergence=True)
     assert fid_at(late, Fraction(1, 4))["status"].eq("ok").all()

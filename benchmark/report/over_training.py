@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .. import paper
-from .findings import check_findings
+from .findings import NOT_APPLICABLE, check_findings
 
 FRACTIONS = (Fraction(1, 4), Fraction(1, 2))
 FID_RULES = ("beats", "non_inferior", "degrades_with_n_dis")  # cost is timing, which training length does not change
@@ -54,7 +54,8 @@ def verdicts_over_training(df: pd.DataFrame, findings: pd.DataFrame, *, threshol
     for _, row in findings[findings["id"].isin([f["id"] for f in wanted])].iterrows():
         verdicts = {f"at {f} of training": "no FID recorded" if early[f] is None else early[f].loc[row["id"], "verdict"]
                     for f in FRACTIONS}
-        known = [v for v in verdicts.values() if v != "no FID recorded"]
+        known = [v for v in verdicts.values() if v != "no FID recorded"] + [row["verdict"]]
+        holds = ("-" if set(known) == {NOT_APPLICABLE} else "yes" if len(set(known)) == 1 else "no")
         rows.append({"id": row["id"], "finding": row["finding"], **verdicts, "at the end": row["verdict"],
-                     "holds throughout": "yes" if all(v == row["verdict"] for v in known) else "no"})
+                     "holds throughout": holds})
     return pd.DataFrame(rows)

@@ -372,11 +372,11 @@ def _over_training_blocks(df: pd.DataFrame, findings: pd.DataFrame, *, threshold
                      "updates (suite `evaluation.history_every` dividing a quarter of `steps`); these runs do not "
                      "record it.")]
     samples = sorted({p.get("history_samples") for p in df.get("protocol", []) if isinstance(p, dict)} - {None})
-    held = int((table["holds throughout"] == "yes").sum())
+    held, judged = int((table["holds throughout"] == "yes").sum()), int((table["holds throughout"] != "-").sum())
     return [Text("The same tests on each run's FID as recorded partway through its training (history FIDs"
                  + (f", on {', '.join(map(str, samples))} samples a run" if samples else "")
-                 + f", compared with each other at one point of training): {held} of {len(table)} verdicts are the "
-                 "same at every point recorded. One that changes says the training budget decides it, not only "
+                 + f", compared with each other at one point of training): {held} of the {judged} verdicts that apply "
+                 "somewhere are the same at every point recorded. One that changes says the training budget decides it, not only "
                  "the regularizers."),
             Table(table.drop(columns=["id"]), f"{prefix}findings_over_training")]
 
