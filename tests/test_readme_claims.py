@@ -27,30 +27,55 @@ def table(report: str, name: str) -> pd.DataFrame:
     return pd.read_csv(REPORTS / report / "tables" / f"{name}.csv")
 
 
-@pytest.mark.parametrize("name", ["findings_long", "scores", "pairwise", "success_long", "budget", "mean_ranks"])
+@pytest.mark.parametrize("name", ["findings_long", "scores", "pairwise", "success_long", "budget", "mean_ranks",
+                                  "findings_over_training", "precision_per_setting"])
 def test_the_committed_digits_paper_report_is_what_the_code_makes_of_its_results(regenerated, name):
     pd.testing.assert_frame_equal(pd.read_csv(regenerated / f"{name}.csv"), table("digits-paper", name))
 
 
+def test_the_digits_paper_results_are_the_suites_480_runs_from_one_code_version():
+    import json
+
+    from benchmark.suite import expand, load_suite
+    results = [json.loads(p.read_text()) for p in (REPORTS / "digits-paper" / "results" / "digits-paper").glob("*.json")]
+    planned = {r.run_id for r in expand(load_suite(ROOT / "suites" / "digits-paper.yaml"))}
+    assert len(results) == 480 and {r["run_id"] for r in results} == planned
+    assert {r["environment"]["git_commit"] for r in results} == {"07fb725dc0496e56287e5d478c1a94cc1fa39bfc"}
+    assert not any(r["environment"]["git_dirty"] for r in results)
+    assert {r["steps_done"] for r in results} == {500} and {r["d_passes"] for r in results} == {"separate"}
+
+
+def digits_rows() -> list[list[str]]:
+    section = README.split("**Which of the paper's findings reproduce on the digits**")[1].split("Do the verdicts")[0]
+    return [[c.strip() for c in row.split("|")[1:-1]]
+            for row in re.findall(r"\| [^|]+ \| [^|]+ \| [^|]+ \| [^|]+ \| [^|]+ \|", section)][1:]
+
+
 def test_the_readme_digits_table_gives_the_reports_verdicts():
-    section = README.split("**Which of the paper's findings reproduce on the digits**")[1].split("Across the six")[0]
-    rows = [row.split("|")[1:-1] for row in re.findall(r"\| [^|]+ \| [^|]+ \| [^|]+ \| [^|]+ \|", section)][1:]
     verdicts = table("digits-paper", "findings_long").set_index("id")["verdict"]
-    assert [r[2].strip() for r in rows] == [verdicts[i] for i in TABLE_IDS]
-    assert "reproduced" not in list(verdicts)  # "None is reproduced"
-    needed = table("digits-paper", "findings_long").set_index("id")["seeds_needed"]
-    assert needed["clipping_worse_than_sn"] == needed["bn_ln_lose_to_sn_at_high_lr"] == 8  # "about 8 seeds"
+    said = [r[3] for r in digits_rows()]
+    assert said[:-1] == [verdicts[i] for i in TABLE_IDS[:-1]]
+    # the cost row is not read as evidence, and says what the report says and why
+    assert said[-1] == "(not evidence)" and verdicts["cost_sn_cheap_wgan_gp_dear"] == "not reproduced"
+    needed = table("digits-paper", "findings_long").set_index("id")
+    assert needed.loc["sn_not_inferior_to_best", "seeds_needed"] == 34  # "about 34 seeds per cell"
+    assert round(needed.loc["sn_not_inferior_to_best", "smallest_detectable"], 1) == 1.7  # "detect a 1.7x"
+    scores = table("digits-paper", "scores")
+    low = scores[scores["setting"].isin(["A", "B", "C"])]
+    assert low["successes"].sum() == 0 and (low["ok"] + low["diverged"]).sum() == 240  # "none of 240 runs"
 
 
 # each fragment of the README's digits table, beside the text of the committed findings that says it
 EVIDENCE = {
-    "clipping_worse_than_sn": ["P = 1.00 [1.00, 1.00], p = 0.050 (Holm 0.250)"],
-    "bn_ln_lose_to_sn_at_high_lr": ["P = 0.89 [0.56, 1.00], p = 0.100 (Holm 0.200)",
-                                    "P = 1.00 [1.00, 1.00], p = 0.050 (Holm 0.200)"],
-    "sn_not_inferior_to_best": ["A: spectral_norm <= 1.2 x wgan_gp: median FID 67.8 vs 36.5"],
-    "sn_beats_wgan_gp_at_high_lr": ["median FID 67.1 vs 66.0", "median FID 71.5 vs 352, P = 0.78",
-                                    "median FID 425 vs 541"],
-    "cost_sn_cheap_wgan_gp_dear": ["1.25x none [1.21, 1.29]", "2.04x none [2.00, 2.08]"],
+    "clipping_worse_than_sn": ["D: spectral_norm < weight_clipping: median FID 79.1 vs 1135, P = 1.00 [1.00, 1.00]",
+                               "E: spectral_norm < weight_clipping: median FID 66.3 vs 552, P = 1.00 [1.00, 1.00]",
+                               "(Holm 1.1e-05)"],
+    "bn_ln_lose_to_sn_at_high_lr": ["P = 0.99 [0.94, 1.00]", "P = 1.00 [1.00, 1.00]", "(Holm 2.2e-05)"],
+    "sn_not_inferior_to_best": ["E: spectral_norm <= 1.2 x none: median FID 66.3 vs 142", "(Holm 0.001)",
+                                "D: spectral_norm <= 1.2 x wgan_gp: median FID 79.1 vs 80.6", "(Holm 0.143)"],
+    "sn_beats_wgan_gp_at_high_lr": ["median FID 66.3 vs 357", "(Holm 0.002)", "median FID 79.1 vs 80.6, P = 0.50",
+                                    "median FID 485 vs 527, P = 0.49"],
+    "cost_sn_cheap_wgan_gp_dear": ["spectral_norm: 1.03x none [0.96, 1.09]"],
 }
 
 
@@ -59,33 +84,47 @@ def test_the_readme_digits_table_quotes_the_reports_evidence():
     for finding, fragments in EVIDENCE.items():
         for fragment in fragments:
             assert fragment in findings.loc[finding, "evidence"], (finding, fragment)
-    assert findings.loc["clipping_worse_than_sn", "evidence"].count("P = 1.00 [1.00, 1.00], p = 0.050 (Holm 0.250)") == 5
-    for text in ("P = 1.00, p = 0.05 each, Holm 0.25", "P = 0.89-1.00 (Holm 0.20)", "WGAN-GP 36.5 vs 67.8 at A",
-                 "72 vs 352 at E (P = 0.78)", "425 vs 541 at F", "1.25x [1.21, 1.29]", "2.04x [2.00, 2.08]"):
+    for text in ("(FID 79.1 vs 1135)", "E (66.3 vs 552)", "Holm p = 1.1e-05", "Holm p = 2.2e-05",
+                 "66.3 vs `none`'s 142, Holm p = 0.001", "79.1 vs WGAN-GP's 80.6, Holm 0.143", "66.3 vs 357, Holm p = 0.002",
+                 "(79.1 vs 80.6, P = 0.50)", "F (485 vs 527, P = 0.49)", "1.03x [0.96, 1.09]"):
         assert text in README, text
+    scores = table("digits-paper", "scores").set_index(["regularizer", "setting"])
+    assert scores.loc[("wgan_gp", "E"), "successes"] == 4  # "WGAN-GP trained in 4 of 10"
+
+
+def test_the_readme_says_how_the_digits_verdicts_change_over_training():
+    ids = table("digits-paper", "findings_long").set_index("finding")["id"]
+    over = table("digits-paper", "findings_over_training")
+    over.index = over["finding"].map(ids)
+    for reproduced in ("clipping_worse_than_sn", "bn_ln_lose_to_sn_at_high_lr"):
+        assert list(over.loc[reproduced].iloc[1:4]) == ["not applicable", "reproduced", "reproduced"]
+    assert list(over.loc["sn_beats_wgan_gp_at_high_lr"].iloc[1:4]) == ["not reproduced", "inconclusive", "inconclusive"]
+    assert set(over.loc["sn_not_inferior_to_best"].iloc[1:4]) == {"inconclusive"}
+    assert "*not reproduced* at a quarter" in README and "inconclusive throughout" in README
 
 
 def test_the_readme_numbers_across_settings_are_the_reports():
     success = table("digits-paper", "success_long").set_index("regularizer")
     sn = success.loc["spectral_norm"]
-    assert (sn["successes"], sn["runs"]) == (14, 18)
-    assert f"({sn['success_rate']:.2f} [{sn['success_low']:.2f}, {sn['success_high']:.2f}])" in README
+    assert (sn["successes"], sn["runs"]) == (19, 60)
+    assert f"({sn['success_rate']:.2f} [{sn['success_low']:.2f}, {sn['success_high']:.2f}], Wilson" in README
     counts = success["successes"].to_dict()
-    assert (counts["orthonormal"], counts["wgan_gp"], counts["weight_norm"], counts["none"]) == (9, 7, 6, 3)
-    assert (counts["weight_clipping"], counts["layer_norm"], counts["batch_norm"]) == (1, 1, 0)
+    assert (counts["wgan_gp"], counts["none"], counts["orthonormal"], counts["weight_norm"]) == (17, 9, 7, 3)
+    assert (counts["layer_norm"], counts["weight_clipping"], counts["batch_norm"]) == (2, 0, 0)
+    bn = success.loc["batch_norm"]
+    assert f"(0 [0, {bn['success_high']:.2f}])" in README
+    scores = table("digits-paper", "scores").set_index(["regularizer", "setting"])
+    assert sum(scores.loc[("spectral_norm", s), "successes"] for s in "DEF") == 19  # "19 of 30" at D-F
     ranks = table("digits-paper", "mean_ranks").set_index("regularizer")["mean rank"]
-    assert ranks.idxmin() == "spectral_norm" and f"({ranks.min():.2f} of" in README
+    assert list(ranks.sort_values().index[:2]) == ["spectral_norm", "none"]
+    assert f"({ranks.min():.2f} of 8), then `none` ({ranks['none']:.2f})" in README
     md = (REPORTS / "digits-paper" / "report.md").read_text()
     friedman = re.search(r"Friedman's test of equal mean ranks gives p = ([0-9.e-]+)", md).group(1)
-    assert f"p = {friedman}" in README
-    budget = table("digits-paper", "budget").set_index("regularizer")["k=1"]
-    assert budget["spectral_norm"] == "137.2 [98.1, 181.6]" and "137 [98, 182]" in README
-    assert budget["orthonormal"] == "240.7 [178.0, 312.7]" and "241 [178, 313] for orthonormal" in README
-    others = [float(v.split()[0]) for r, v in budget.items() if r not in ("spectral_norm", "orthonormal")]
-    assert (round(min(others)), round(max(others))) == (432, 1222) and "432-1222 for the others" in README
-    scores = table("digits-paper", "scores")
-    at_f = scores[scores["setting"] == "F"]
-    assert (at_f["successes"].sum(), (at_f["ok"] + at_f["diverged"]).sum()) == (1, 24)  # "1 run of 24 trained"
+    assert f"Friedman's test gives p = {friedman}" in README
+    for reg, precision, recall in (("spectral_norm", "0.43", "0.70"), ("wgan_gp", "0.37", "0.62"),
+                                   ("weight_norm", "0.79", "0.36"), ("layer_norm", "0.73", "0.25")):
+        cell = scores.loc[(reg, "D")]
+        assert (f"{cell['precision_median']:.2f}", f"{cell['recall_median']:.2f}") == (precision, recall), reg
 
 
 def test_the_readme_nemenyi_p_values_are_those_of_the_committed_results():
@@ -96,9 +135,9 @@ def test_the_readme_nemenyi_p_values_are_those_of_the_committed_results():
     suite = load(REPORTS / "digits-paper" / "results" / "digits-paper")
     cd = critical_difference(runs_frame(suite.results, [r["regularizer"] for r in suite.plan["runs"]]))
     sn = cd["nemenyi"].loc["spectral_norm"]
-    assert f"{sn['batch_norm']:.3f}" == "0.001" and f"{sn['layer_norm']:.3f}" == "0.064"
-    assert (sn.drop(["spectral_norm", "batch_norm"]) > 0.05).all()  # "but not from ... the rest"
-    assert "batch norm (p = 0.001) but not from layer norm (p = 0.064)" in README
+    assert sn["batch_norm"] < 0.001 and f"{sn['weight_clipping']:.3f}" == "0.003" and f"{sn['layer_norm']:.3f}" == "0.032"
+    assert (sn[["none", "wgan_gp", "orthonormal", "weight_norm"]] > 0.05).all()  # "not from ..."
+    assert "batch norm (p < 0.001), clipping (p = 0.003) and layer norm (p = 0.032)" in README
 
 
 def test_the_readme_default_and_beyond_numbers_are_the_reports():
