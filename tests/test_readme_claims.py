@@ -140,15 +140,65 @@ def test_the_readme_nemenyi_p_values_are_those_of_the_committed_results():
     assert "batch norm (p < 0.001), clipping (p = 0.003) and layer norm (p = 0.032)" in README
 
 
-def test_the_readme_default_and_beyond_numbers_are_the_reports():
+def cell_text(scores, reg, setting, digits=1):
+    c = scores.loc[(reg, setting)]
+    return f"{c['fid_median']:.{digits}f} [{c['fid_median_low']:.{digits}f}, {c['fid_median_high']:.{digits}f}]"
+
+
+def test_the_readme_default_numbers_are_the_reports():
     scores = table("default", "scores").set_index(["regularizer", "setting"])
-    lead = scores.loc[("wgan_gp", "D")]
-    assert f"{lead['fid_median']:.1f} [{lead['fid_median_low']:.1f}, {lead['fid_median_high']:.1f}]" in README
-    for reg, text in (("spectral_norm", "131-450"), ("orthonormal", "102-974"), ("weight_norm", "71-687")):
-        cell = scores.loc[(reg, "D")]
-        assert f"{cell['fid_median_low']:.0f}-{cell['fid_median_high']:.0f}" == text
-    assert table("default", "findings_long").set_index("id").loc["bn_ln_lose_to_sn_at_high_lr", "seeds_needed"] == 5
-    assert not table("default", "pairwise")["separated"].any()  # "names none"
+    assert (scores["ok"] + scores["diverged"]).min() == 10  # "ten seeds each"
+    for reg, setting, digits, trained in (("spectral_norm", "D", 1, 10), ("wgan_gp", "D", 1, 9),
+                                          ("layer_norm", "D-ndis1", 0, 6), ("weight_norm", "D-ndis1", 0, 5)):
+        assert cell_text(scores, reg, setting, digits) in README, (reg, setting)
+        assert scores.loc[(reg, setting), "successes"] == trained
+    assert "(60.6 [38.7, 87.9], 10 of 10" in README and "(138 [109, 227], 6 of 10)" in README
+    for reg, median in (("spectral_norm", "718"), ("wgan_gp", "1006")):
+        assert f"{scores.loc[(reg, 'D-ndis1'), 'fid_median']:.0f}" == median and scores.loc[(reg, "D-ndis1"), "successes"] == 0
+    pairs = table("default", "pairwise").set_index(["setting", "a", "b"])
+    sn_wgan = pairs.loc[("D", "spectral_norm", "wgan_gp")]
+    assert (sn_wgan["p_a_better"], sn_wgan["ci_low"], sn_wgan["ci_high"]) == (0.74, 0.49, 0.94)
+    assert f"{sn_wgan['p_adjusted']:.2f}" == "0.53" and not sn_wgan["separated"]
+    assert "74% of run pairs [0.49, 0.94]" in README and "(Holm p = 0.53)" in README
+    separated = pairs[pairs["separated"]].reset_index()
+
+    def beaten_by(a, setting):
+        here = separated[(separated["setting"] == setting) & (separated["a"] == a) & (separated["p_a_better"] > 0.5)]
+        return set(here["b"])
+    assert len(beaten_by("spectral_norm", "D")) == 6 and len(beaten_by("wgan_gp", "D")) == 4
+    assert not ({"none", "orthonormal"} & beaten_by("wgan_gp", "D"))
+    assert len(beaten_by("layer_norm", "D-ndis1")) == len(beaten_by("weight_norm", "D-ndis1")) == 6
+    findings = table("default", "findings_long").set_index("id")
+    verdicts = findings["verdict"].to_dict()
+    assert {k: verdicts[k] for k in ("clipping_worse_than_sn", "bn_ln_lose_to_sn_at_high_lr", "wn_degrades_with_n_dis",
+                                     "sn_beats_wgan_gp_at_high_lr")} == dict.fromkeys(
+        ("clipping_worse_than_sn", "bn_ln_lose_to_sn_at_high_lr", "wn_degrades_with_n_dis", "sn_beats_wgan_gp_at_high_lr"),
+        "reproduced")
+    assert verdicts["sn_not_inferior_to_best"] == "not reproduced" and verdicts["cost_sn_cheap_wgan_gp_dear"] == "inconclusive"
+    for finding, fragment in (("wn_degrades_with_n_dis", "median FID 148 vs 702, P = 0.91 [0.74, 1.00], p = 5.3e-04"),
+                              ("wn_degrades_with_n_dis", "median FID 60.6 vs 718"),
+                              ("sn_beats_wgan_gp_at_high_lr", "p = 0.038 (Holm 0.038)"),
+                              ("bn_ln_lose_to_sn_at_high_lr", "(Holm 1.1e-05)"),
+                              ("sn_not_inferior_to_best", "median FID 718 vs 138, P = 0.00 [0.00, 0.00]"),
+                              ("cost_sn_cheap_wgan_gp_dear", "spectral_norm: 1.24x none over 1 group pairs"),
+                              ("cost_sn_cheap_wgan_gp_dear", "wgan_gp: 1.31x none over 1 group pairs")):
+        assert fragment in findings.loc[finding, "evidence"], (finding, fragment)
+    assert "settings E, F not in these results" in findings.loc["sn_beats_wgan_gp_at_high_lr", "scope"]
+    for text in ("148 at n_dis 1 against 702 at n_dis 5, P = 0.91", "one-sided p = 0.038", "718 to 60.6",
+                 "spectral norm 1.24x\nand WGAN-GP 1.31x".replace("\n", " ")):
+        assert text in README, text
+    cost = table("default", "cost").set_index("regularizer")
+    assert cost.loc["weight_clipping", "D"].endswith("(0.80x)") and "weight clipping reads 0.80x" in README
+    ids = findings.reset_index().set_index("finding")["id"]
+    over = table("default", "findings_over_training")
+    over = over.set_index(over["finding"].map(ids))
+    for finding in ("sn_beats_wgan_gp_at_high_lr", "wn_degrades_with_n_dis"):
+        assert list(over.loc[finding].iloc[1:4]) == ["not reproduced", "inconclusive", "reproduced"], finding
+    md = (REPORTS / "default" / "report.md").read_text()
+    assert "at **D** no leader" in md and "at **D-ndis1** no leader" in md  # "it names none"
+
+
+def test_the_readme_beyond_numbers_are_the_reports():
     pairs = table("beyond", "pairwise")
     at_d = pairs[pairs["setting"] == "D"].set_index(["a", "b"])["p_a_better"]
     for a in ("sn_gp", "r1", "r1_gamma1", "gradient_norm"):
