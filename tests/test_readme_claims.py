@@ -127,6 +127,22 @@ def test_the_readme_numbers_across_settings_are_the_reports():
         assert (f"{cell['precision_median']:.2f}", f"{cell['recall_median']:.2f}") == (precision, recall), reg
 
 
+def test_the_same_seeds_agree_on_one_machine_and_differ_across_two():
+    sweep = table("digits-paper", "scores").set_index(["regularizer", "setting"])["fid_median"]
+    default = table("default", "scores").set_index(["regularizer", "setting"])["fid_median"]
+    same = ["wgan_gp", "weight_clipping", "batch_norm", "layer_norm", "weight_norm", "orthonormal"]
+    assert all(sweep[(r, "D")] == default[(r, "D")] for r in same)  # trained on the same VM
+    assert all(sweep[(r, "D")] != default[(r, "D")] for r in ("none", "spectral_norm"))  # the sweep's on another
+    import json
+    days = {}
+    for path in (REPORTS / "digits-paper" / "results" / "digits-paper").glob("*-D-s*.json"):
+        r = json.loads(path.read_text())
+        days.setdefault(r["regularizer"], set()).add(r["finished"][:10])
+    assert days["none"] == days["spectral_norm"] == {"2026-12-02"} and all(days[r] == {"2026-12-03"} for r in same)
+    assert f"{sweep[('wgan_gp', 'D')]:.3f}" == "80.592" and "(WGAN-GP 80.592 in both)" in README
+    assert "(spectral norm 79.1 here, 60.6 in the default)" in README
+
+
 def test_the_readme_nemenyi_p_values_are_those_of_the_committed_results():
     from benchmark.report.comparisons import critical_difference
     from benchmark.report.render import load
