@@ -236,6 +236,27 @@ How to read it:
 ROWS = ["overhead", "cost", "sn", "fused", "scoring", "cache", "memory", "ceiling", "sweep", "report"]
 
 
+def _kind(label: str) -> str:
+    """A row's kind, its label's first two words ("fused 10", "scoring 5000", "harness overhead,")."""
+    return " ".join(label.split()[:2])
+
+
+def merged(previous: str, rows: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The rows of a previous perf.md with those of the kinds just measured replaced, in place."""
+    old = [tuple(c.strip() for c in line.strip().strip("|").split("|")) for line in previous.splitlines()
+           if line.startswith("| ") and not line.startswith("| what |")]
+    new_kinds = {_kind(r[0]) for r in rows}
+    out, placed = [], False
+    for r in old:
+        if _kind(r[0]) in new_kinds:
+            if not placed:
+                out += rows
+                placed = True
+        else:
+            out.append(r)
+    return out if placed else out + rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--reps", type=int, default=5)
@@ -264,9 +285,12 @@ def main() -> None:
                   "sweep": lambda: [sweep_row(tmp)], "report": lambda: [report_row(tmp)]}
         rows = [row for name in ROWS if name in args.only for row in makers[name]()]
     header = ("| what | ours | alternative | result |", "|---|---|---|---|")
+    when = f"Measured {time.strftime('%Y-%m-%d')} by `make perf`"
+    if set(args.only) != set(ROWS) and Path(args.out).is_file():  # --only: the new rows replace their kind's
+        rows, when = merged(Path(args.out).read_text(), rows), when + f" (rows {', '.join(args.only)}; the others as before)"
     table = "\n".join([*header, *("| " + " | ".join(r) + " |" for r in rows)])
-    text = (f"# regbench performance\n\nMachine: {machine()}\n\nMeasured {time.strftime('%Y-%m-%d')} by "
-            f"`make perf` (repetitions x updates timed as each row says, after one untimed call; median and min-max).\n\n{table}\n{NOTES}")
+    text = (f"# regbench performance\n\nMachine: {machine()}\n\n{when} (repetitions x updates timed as each row "
+            f"says, after one untimed call; median and min-max).\n\n{table}\n{NOTES}")
     print(text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)

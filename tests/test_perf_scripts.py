@@ -53,3 +53,11 @@ def test_make_perf_writes_its_table_with_the_machine(tmp_path):
         assert f"| harness overhead, {name} " in text and "bare loop: " in text, name
     assert "| reference statistics" in text and "saves " in text
     assert "| regularizer cost" not in text  # --only keeps to the rows asked for
+    # a second --only run into the same file replaces its kind's rows in place and keeps the others
+    again = subprocess.run([sys.executable, "scripts/perf.py", "--only", "cache", "--reps", "1", "--out", str(out)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    rows = [line.split("|")[1].strip() for line in out.read_text().splitlines()
+            if line.startswith("| ") and not line.startswith("| what")]
+    assert [r.split(",")[0] for r in rows] == ["harness overhead"] * 3 + ["reference statistics (digits train"]
+    assert "(rows cache; the others as before)" in out.read_text()
