@@ -173,7 +173,7 @@ def test_the_readme_default_numbers_are_the_reports():
         assert f"{scores.loc[(reg, 'D-ndis1'), 'fid_median']:.0f}" == median and scores.loc[(reg, "D-ndis1"), "successes"] == 0
     pairs = table("default", "pairwise").set_index(["setting", "a", "b"])
     sn_wgan = pairs.loc[("D", "spectral_norm", "wgan_gp")]
-    assert (sn_wgan["p_a_better"], sn_wgan["ci_low"], sn_wgan["ci_high"]) == (0.74, 0.49, 0.94)
+    assert (sn_wgan["p_a_better"], sn_wgan["ci_low"], sn_wgan["ci_high"]) == pytest.approx((0.74, 0.49, 0.94))
     assert f"{sn_wgan['p_adjusted']:.2f}" == "0.53" and not sn_wgan["separated"]
     assert "74% of run pairs [0.49, 0.94]" in README and "(Holm p = 0.53)" in README
     separated = pairs[pairs["separated"]].reset_index()
@@ -215,22 +215,32 @@ def test_the_readme_default_numbers_are_the_reports():
 
 
 def test_the_readme_beyond_numbers_are_the_reports():
+    scores = table("beyond", "scores").set_index(["regularizer", "setting"])
+    assert cell_text(scores, "r1", "D") == "47.0 [29.6, 58.1]" and scores.loc[("r1", "D"), "successes"] == 10
+    assert cell_text(scores, "gradient_norm", "D") == "54.9 [51.7, 70.8]" and cell_text(scores, "diffaugment", "D", 0) == "138 [124, 215]"
+    for text in ("47.0 [29.6, 58.1] (10 of 10", "(54.9 [51.7, 70.8])", "DiffAugment (138 [124, 215])",
+                 "bCR (97.3) and LeCam (97.7)", "medians 406-840"):
+        assert text in README, text
+    assert [f"{scores.loc[(r, 'D'), 'fid_median']:.1f}" for r in ("bcr", "lecam")] == ["97.3", "97.7"]
+    assert [scores.loc[(r, "D"), "successes"] for r in ("bcr", "lecam")] == [9, 9]
+    plugins = ["r1", "r1_gamma1", "sn_gp", "diffaugment", "bcr", "lecam", "gradient_norm"]
+    at_n1 = [scores.loc[(r, "D-ndis1"), "fid_median"] for r in plugins]
+    assert (round(min(at_n1)), round(max(at_n1))) == (406, 840)
+    assert all(scores.loc[(r, "D-ndis1"), "successes"] == 0 for r in plugins)
+    assert all(scores.loc[(r, "D-ndis1"), "successes"] > 0 for r in ("layer_norm", "weight_norm"))
     pairs = table("beyond", "pairwise")
-    at_d = pairs[pairs["setting"] == "D"].set_index(["a", "b"])["p_a_better"]
-    for a in ("sn_gp", "r1", "r1_gamma1", "gradient_norm"):
-        assert at_d[(a, "none")] == at_d[(a, "spectral_norm")] == 1.0, a
-    beyond = table("beyond", "scores").set_index(["regularizer", "setting"])
-    assert all(beyond.loc[(r, "D"), "successes"] == 0 for r in ("diffaugment", "bcr", "lecam"))
-    assert all(beyond.loc[(r, "D"), "successes"] == 3 for r in ("sn_gp", "r1", "r1_gamma1", "gradient_norm"))
-    for reg, text in (("sn_gp", "47.6 [41.6, 48.7]"), ("gradient_norm", "67.8 [42.8, 80.3]")):
-        cell = beyond.loc[(reg, "D")]
-        assert f"{cell['fid_median']:.1f} [{cell['fid_median_low']:.1f}, {cell['fid_median_high']:.1f}]" == text
-        assert text in README
-    medians = [beyond.loc[(r, "D"), "fid_median"] for r in ("diffaugment", "bcr", "lecam")]
-    assert (round(min(medians)), round(max(medians))) == (315, 489) and "medians 315-489" in README
-    two_sided = pairs[(pairs["setting"] == "D") & (pairs["a"] == "sn_gp") & (pairs["b"] == "none")]["p_exact"]
-    assert float(two_sided.iloc[0]) == pytest.approx(0.1) and "two-sided p = 0.10" in README
-    assert not pairs["separated"].any()
+    at_d = pairs[pairs["setting"] == "D"].set_index(["a", "b"])
+    assert len(at_d) // 2 == 105
+    tied = {b for (a, b), row in at_d.iterrows() if a == "r1" and not row["separated"]}
+    assert tied == {"spectral_norm", "r1_gamma1", "sn_gp", "gradient_norm"}
+    assert all(at_d.loc[("r1", b), "p_a_better"] > 0.5 for b in set(at_d.loc["r1"].index) - tied)  # "from the ten others"
+    assert len(set(at_d.loc["r1"].index) - tied) == 10
+    sn = at_d.loc[("r1", "spectral_norm")]
+    assert (sn["p_a_better"], sn["ci_low"], sn["ci_high"]) == pytest.approx((0.82, 0.62, 0.97)) and "82% of run\npairs [0.62, 0.97]".replace("\n", " ") in README
+    for b in ("spectral_norm", "r1", "gradient_norm"):
+        assert at_d.loc[("diffaugment", b), "p_a_better"] == 0.0 and at_d.loc[("diffaugment", b), "separated"]
+    for a in ("bcr", "lecam"):
+        assert at_d.loc[(a, "r1"), "separated"] and at_d.loc[(a, "r1"), "p_a_better"] < 0.5
 
 
 def test_the_readme_fused_speedups_are_the_committed_perf_rows():
