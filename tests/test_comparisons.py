@@ -291,7 +291,7 @@ def test_every_exact_p_the_tables_give_is_enumerable():
 def test_verdicts_over_training_read_each_runs_fid_at_a_quarter_and_a_half_of_its_updates():
     from fractions import Fraction
 
-    from benchmark.report.over_training import fid_at, verdicts_over_training
+    from benchmark.report.over_training import FRACTIONS, fid_at, verdicts_over_training
 
     def runs(every=25, sn_late_divergence=False):
         """spectral norm loses to WGAN-GP for the first half of training and wins by the end, at D, E and F."""
@@ -315,8 +315,13 @@ def test_verdicts_over_training_read_each_runs_fid_at_a_quarter_and_a_half_of_it
     row = table.loc["sn_beats_wgan_gp_at_high_lr"]
     assert (row["at 1/4 of training"], row["at 1/2 of training"], row["at the end"]) == (
         "not reproduced", "not reproduced", "reproduced")
-    assert row["holds throughout"] == "no" and "cost_sn_cheap_wgan_gp_dear" not in table.index
-    assert table.loc["wn_degrades_with_n_dis", "holds throughout"] == "-"  # one n_dis: applies nowhere
+    assert row["final verdict holds from"] == "the end" and "cost_sn_cheap_wgan_gp_dear" not in table.index
+    assert table.loc["wn_degrades_with_n_dis", "final verdict holds from"] == "-"  # one n_dis: applies nowhere
+    from benchmark.report.over_training import _holds_from
+    quarter, half = FRACTIONS
+    assert _holds_from([(quarter, "not applicable"), (half, "reproduced")], "reproduced") == "1/2"
+    assert _holds_from([(quarter, "reproduced"), (half, "reproduced")], "reproduced") == "1/4"
+    assert _holds_from([(quarter, "reproduced"), (half, "inconclusive")], "reproduced") == "the end"
     # a run that diverged late had a FID at a quarter of its training, and counts with it there
     late = runs(sn_late_divergence=True)
     assert fid_at(late, Fraction(1, 4))["status"].eq("ok").all()

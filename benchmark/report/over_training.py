@@ -42,8 +42,8 @@ def fid_at(df: pd.DataFrame, fraction: Fraction) -> pd.DataFrame | None:
 def verdicts_over_training(df: pd.DataFrame, findings: pd.DataFrame, *, threshold: float | None
                            ) -> pd.DataFrame | None:
     """One row per FID finding of paper.yaml: its verdict at each fraction of training, at the end
-    (``findings``, the report's own verdicts) and whether it holds throughout; None when no fraction has a FID
-    recorded for every run."""
+    (``findings``, the report's own verdicts) and the point from which the final one holds; None when no
+    fraction has a FID recorded for every run."""
     at = {f: fid_at(df, f) for f in FRACTIONS}
     if all(frame is None for frame in at.values()):
         return None
@@ -54,8 +54,19 @@ def verdicts_over_training(df: pd.DataFrame, findings: pd.DataFrame, *, threshol
     for _, row in findings[findings["id"].isin([f["id"] for f in wanted])].iterrows():
         verdicts = {f"at {f} of training": "no FID recorded" if early[f] is None else early[f].loc[row["id"], "verdict"]
                     for f in FRACTIONS}
-        known = [v for v in verdicts.values() if v != "no FID recorded"] + [row["verdict"]]
-        holds = ("-" if set(known) == {NOT_APPLICABLE} else "yes" if len(set(known)) == 1 else "no")
         rows.append({"id": row["id"], "finding": row["finding"], **verdicts, "at the end": row["verdict"],
-                     "holds throughout": holds})
+                     "final verdict holds from": _holds_from(list(zip(FRACTIONS, verdicts.values())), row["verdict"])})
     return pd.DataFrame(rows)
+
+
+def _holds_from(early: list[tuple[Fraction, str]], final: str) -> str:
+    """The earliest point of training from which every verdict is the final one: "1/4", "1/2" or "the end";
+    "-" when the finding applies nowhere."""
+    if final == NOT_APPLICABLE and all(v in (NOT_APPLICABLE, "no FID recorded") for _, v in early):
+        return "-"
+    since = "the end"
+    for fraction, verdict in reversed(early):
+        if verdict != final:
+            break
+        since = str(fraction)
+    return since

@@ -372,12 +372,14 @@ def _over_training_blocks(df: pd.DataFrame, findings: pd.DataFrame, *, threshold
                      "updates (suite `evaluation.history_every` dividing a quarter of `steps`); these runs do not "
                      "record it.")]
     samples = sorted({p.get("history_samples") for p in df.get("protocol", []) if isinstance(p, dict)} - {None})
-    held, judged = int((table["holds throughout"] == "yes").sum()), int((table["holds throughout"] != "-").sum())
+    since = table["final verdict holds from"]
+    judged = int((since != "-").sum())
     return [Text("The same tests on each run's FID as recorded partway through its training (history FIDs"
                  + (f", on {', '.join(map(str, samples))} samples a run" if samples else "")
-                 + f", compared with each other at one point of training): {held} of the {judged} verdicts that apply "
-                 "somewhere are the same at every point recorded. One that changes says the training budget decides it, not only "
-                 "the regularizers."),
+                 + f", compared with each other at one point of training). Of the {judged} findings that apply "
+                 f"somewhere, final verdicts reached by a quarter of the training and held since: "
+                 f"{int((since == '1/4').sum())}; by half: {int(since.isin(['1/4', '1/2']).sum())}. One that "
+                 "changes late says the training budget decides it, not only the regularizers."),
             Table(table.drop(columns=["id"]), f"{prefix}findings_over_training")]
 
 
