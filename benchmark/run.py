@@ -68,10 +68,19 @@ def code_version() -> dict:
     return {"regbench": version, "git_commit": commit, "git_dirty": dirty}
 
 
+def boot_id() -> str | None:
+    """This boot of this machine (Linux's random boot id): two VMs with the same CPU name and host name run
+    at different speeds, and only this tells their timings apart."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
 def environment(device: torch.device) -> dict:
     return {**code_version(), "python": platform.python_version(), "torch": torch.__version__,
             "torch_fidelity": torch_fidelity.__version__, "platform": platform.platform(),
-            "host": socket.gethostname(), "device": str(device),
+            "host": socket.gethostname(), "boot_id": boot_id(), "device": str(device),
             "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
             or platform.machine(), "threads": torch.get_num_threads(),
             "cudnn_benchmark": device.type == "cuda"}

@@ -3,6 +3,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from benchmark.launch import run_suite
 from benchmark.store import REQUIRED_FIELDS
@@ -31,6 +32,8 @@ def test_run_then_report(write_suite, tmp_path):
         assert (path.parent / f"{path.stem}.samples.npz").exists()
         assert result["suite_sha256"] and result["finished"]
         assert "git_commit" in result["environment"] and result["environment"]["regbench"]
+        boot = Path("/proc/sys/kernel/random/boot_id")  # which machine boot timed it (VMs share CPU names)
+        assert result["environment"]["boot_id"] == (boot.read_text().strip() if boot.exists() else None)
     plan = json.loads((tmp_path / "results" / "tiny" / "plan" / "plan.json").read_text())
     assert sorted(r["run_id"] for r in plan["runs"]) == [p.stem for p in files]
     assert not list((tmp_path / "results").rglob("*.tmp"))

@@ -129,6 +129,17 @@ def test_tables_paper_columns_figures_and_links(results_dir, tmp_path):
     assert "paper" in md and "Miyato" in md and "Missing runs" not in md
 
 
+def test_the_cost_section_warns_when_times_come_from_several_machine_boots(results_dir, tmp_path):
+    md = write_report(results_dir, out_dir=tmp_path / "one").read_text()
+    assert "machine boots" not in md  # the fixture records no boot: nothing to warn of
+    for i, path in enumerate(sorted(results_dir.glob("*.json"))):
+        data = json.loads(path.read_text())
+        data["environment"]["boot_id"] = f"boot-{i % 2}"
+        path.write_text(json.dumps(data))
+    md = write_report(results_dir, out_dir=tmp_path / "two").read_text()
+    assert "**These times come from 2 machine boots**" in md.split("## Cost")[1].split("## Training")[0]
+
+
 def test_robustness_tables_name_diverged_and_failed_runs(results_dir, tmp_path):
     write_report(results_dir, out_dir=tmp_path / "r")
     fid = pd.read_csv(tmp_path / "r" / "tables" / "fid_per_setting.csv", dtype=str).set_index("regularizer")

@@ -137,6 +137,14 @@ def _statistics_text(df: pd.DataFrame, threshold: float | None, source: str) -> 
         "intervals stay in `tables/scores.csv` for those who want them.")
 
 
+def _machines_text(timed: pd.DataFrame) -> str:
+    """A warning when the times come from several machine boots (recorded since 2026-12-03): a ratio between
+    runs timed on two VMs measures the VMs as much as the regularizers."""
+    boots = {e.get("boot_id") for e in timed.get("environment", []) if isinstance(e, dict)} - {None}
+    return (f"**These times come from {len(boots)} machine boots** (the results' `environment.boot_id`): a ratio "
+            "between runs timed on different ones mixes the machines' speeds into the cost. " if len(boots) > 1 else "")
+
+
 def _prc_k(df: pd.DataFrame) -> str:
     ks = sorted({p.get("prc_neighborhood") for p in df.get("protocol", []) if isinstance(p, dict)} - {None})
     return "k = " + ", ".join(map(str, ks)) + " nearest neighbours" if ks else "k not recorded"
@@ -474,7 +482,7 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
             timed, "sec_per_100_updates", ylabel="seconds per 100 generator updates",
             title="Training time (cf. Fig. 10)", path=fig("time_per_100_updates"), colour_of=colour_of),
             "time per 100 updates")]),
-        Text(f"Times of {basis}. "
+        Text(f"Times of {basis}. " + _machines_text(timed)
              + "Seconds per 100 generator updates (training only: scoring, probes and checkpoints are off the "
              "clock), the median over runs, and in brackets the ratio to `none` at the same setting"
              + ("" if "none" in regs else " (no `none` run here, so no ratios)")
