@@ -250,18 +250,18 @@ def test_the_report_times_like_with_like():
 
     fused = [rec(reg, s, t, f"{reg}-g", 3) for reg, t in (("none", 1.0), ("spectral_norm", 1.2)) for s in range(3)]
     solo = [rec("none", 9, 3.0), rec("spectral_norm", 9, 3.5)]
-    timed, basis = timing_basis(runs_frame(fused + solo))
+    timed, basis, _, alone = timing_basis(runs_frame(fused + solo))
     # the fused groups are the majority (6 runs against 2): one timing per group, the solo runs left out, and said
     assert list(timed["group"]) == ["none-g", "spectral_norm-g"]
-    assert basis.startswith("fused groups of 3") and "2 runs timed otherwise (alone, D passes not recorded: 2) are left out" in basis
-    timed, basis = timing_basis(runs_frame(solo))
-    assert basis == ALONE + ", D passes not recorded" and len(timed) == 2
+    assert not alone and basis.startswith("fused groups of 3") and "2 runs timed otherwise (alone, D passes not recorded: 2) are left out" in basis
+    timed, basis, label, alone = timing_basis(runs_frame(solo))
+    assert alone and basis == label == ALONE + ", D passes not recorded" and len(timed) == 2
     # two passes of D cost more than one: joint and separate runs are not timed together either
     mixed = [{**r, "d_passes": "separate"} for r in solo] + [{**r, "d_passes": "joint", "seed": 8, "run_id": r["run_id"]
                                                               + "j"} for r in solo[:1]]
-    timed, basis = timing_basis(runs_frame(mixed))
+    timed, basis, label, _ = timing_basis(runs_frame(mixed))
     assert set(timed["d_passes"]) == {"separate"} and len(timed) == 2
-    assert basis.startswith(ALONE + ", D passes separate") and "alone, D passes joint: 1" in basis
+    assert label == ALONE + ", D passes separate" and basis.startswith(label) and "alone, D passes joint: 1" in basis
 
 
 def test_a_fused_rerun_gives_its_own_numbers_bit_for_bit(real):

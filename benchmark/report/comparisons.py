@@ -73,8 +73,9 @@ def trained(fids, threshold: float | None) -> bool:
 
 def scores_table(df: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
     """One row per regularizer and setting: how many runs finished; the FID's median, IQM and success rate
-    with their intervals; IS's, KID's, precision's and recall's medians over the finished runs; and each score's mean with Student's
-    t interval (fid_, is_, kid_ mean / ci_low / ci_high), for those who want them (not used for verdicts)."""
+    with their intervals; IS's, KID's, precision's and recall's medians over the finished runs; and each
+    score's mean with Student's t interval (fid_, is_, kid_ mean / ci_low / ci_high), for those who want them
+    (not used for verdicts)."""
     rows = []
     for reg in regularizers_of(df):
         for setting in settings_of(df):

@@ -15,7 +15,6 @@ the results lack, and settings where nothing trained, are named in its scope.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -23,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .. import paper
-from .tables import ALONE, timing_basis
+from .tables import timing_basis
 from .comparisons import fid_scores, regularizers_of, settings_of, trained
 from .stats import (ALPHA, MAX_SEEDS, Power, holm, log_residuals, mean_ci, mw_p_less, probability_of_improvement,
                     smallest_p)
@@ -197,8 +196,8 @@ def cost(ctx: Context, rule: dict) -> Outcome:
     ``n_dis``), against the limits ``at_most`` and ``at_least``. Timings do not collapse, so their mean with
     Student's t interval serves here: the whole interval must lie on the claim's side of the limit."""
     out, base = Outcome(), rule["baseline"]
-    df, basis = timing_basis(ctx.df)  # like with like: one group size, one D-passes protocol
-    how = re.sub(r" \(.*?\)", "", basis).split(";")[0]  # "fused groups of 20, D passes separate"
+    timing = timing_basis(ctx.df)  # like with like: one group size, one D-passes protocol
+    df = timing.runs
     timed = df[df["n_dis"] == rule.get("n_dis", df["n_dis"])]
     times = timed.set_index(["regularizer", "setting", "seed"])["sec_per_100_updates"].astype(float)
     signs = []
@@ -210,8 +209,8 @@ def cost(ctx: Context, rule: dict) -> Outcome:
                 continue
             mean, low, high = mean_ci(ratios)
             out.evidence.append(f"{reg}: {mean:.2f}x {base}" + ("" if np.isnan(low) else f" [{low:.2f}, {high:.2f}]")
-                                + f" over {len(ratios)} {'run' if basis.startswith(ALONE) else 'group'} pairs "
-                                + f"({limit_kind.replace('_', ' ')} {limit}x; {how})")
+                                + f" over {len(ratios)} {'run' if timing.alone else 'group'} pairs "
+                                + f"({limit_kind.replace('_', ' ')} {limit}x; {timing.label})")
             if np.isnan(low):
                 signs.append(0)
             elif sign < 0:

@@ -137,16 +137,22 @@ def _statistics_text(df: pd.DataFrame, threshold: float | None, source: str) -> 
         "intervals stay in `tables/scores.csv` for those who want them.")
 
 
+def _recorded(df: pd.DataFrame, column: str, key: str) -> list:
+    """The distinct values the runs record under ``key`` of a nested field (``protocol``, ``environment``),
+    sorted; results older than the key have none."""
+    return sorted({d.get(key) for d in df.get(column, []) if isinstance(d, dict)} - {None})
+
+
 def _machines_text(timed: pd.DataFrame) -> str:
     """A warning when the times come from several machine boots (recorded since 2026-12-03): a ratio between
     runs timed on two VMs measures the VMs as much as the regularizers."""
-    boots = {e.get("boot_id") for e in timed.get("environment", []) if isinstance(e, dict)} - {None}
+    boots = _recorded(timed, "environment", "boot_id")
     return (f"**These times come from {len(boots)} machine boots** (the results' `environment.boot_id`): a ratio "
             "between runs timed on different ones mixes the machines' speeds into the cost. " if len(boots) > 1 else "")
 
 
 def _prc_k(df: pd.DataFrame) -> str:
-    ks = sorted({p.get("prc_neighborhood") for p in df.get("protocol", []) if isinstance(p, dict)} - {None})
+    ks = _recorded(df, "protocol", "prc_neighborhood")
     return "k = " + ", ".join(map(str, ks)) + " nearest neighbours" if ks else "k not recorded"
 
 
@@ -379,7 +385,7 @@ def _over_training_blocks(df: pd.DataFrame, findings: pd.DataFrame, *, threshold
         return [Text("Whether these verdicts hold as training lengthens needs each run's FID at 1/4 and 1/2 of its "
                      "updates (suite `evaluation.history_every` dividing a quarter of `steps`); these runs do not "
                      "record it.")]
-    samples = sorted({p.get("history_samples") for p in df.get("protocol", []) if isinstance(p, dict)} - {None})
+    samples = _recorded(df, "protocol", "history_samples")
     since = table["final verdict holds from"]
     judged = int((since != "-").sum())
     return [Text("The same tests on each run's FID as recorded partway through its training (history FIDs"
@@ -435,7 +441,8 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
         return fig_dir / f"{prefix}{name}.png"
 
     pairs, findings, scores = pairwise_table(df), check_findings(df, threshold=threshold), scores_table(df, threshold)
-    timed, basis = timing_basis(df)
+    timing = timing_basis(df)
+    timed = timing.runs
     held_out = any(b.held_out for b in comparisons.best_settings(df, threshold).values())
     blocks: list[Block] = [
         Heading("Summary", h),
@@ -482,7 +489,7 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
             timed, "sec_per_100_updates", ylabel="seconds per 100 generator updates",
             title="Training time (cf. Fig. 10)", path=fig("time_per_100_updates"), colour_of=colour_of),
             "time per 100 updates")]),
-        Text(f"Times of {basis}. " + _machines_text(timed)
+        Text(f"Times of {timing.text}. " + _machines_text(timed)
              + "Seconds per 100 generator updates (training only: scoring, probes and checkpoints are off the "
              "clock), the median over runs, and in brackets the ratio to `none` at the same setting"
              + ("" if "none" in regs else " (no `none` run here, so no ratios)")

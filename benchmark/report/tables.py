@@ -1,6 +1,8 @@
 """Result files -> pandas tables."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
@@ -184,7 +186,14 @@ def per_setting_table(df: pd.DataFrame, value: str, *, digits: int | None = 2,
 ALONE = "runs trained alone"
 
 
-def timing_basis(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+class Timing(NamedTuple):
+    runs: pd.DataFrame  # one row per timing: a solo run, or a fused group's first member
+    text: str  # for the report: what the times are, and what was left out and why
+    label: str  # the kind timed, short: "fused groups of 20, D passes separate"
+    alone: bool  # solo runs (else fused groups, one timing each)
+
+
+def timing_basis(df: pd.DataFrame) -> Timing:
     """The runs whose times compare like with like, and what their times are. A fused member's time is its
     share of its group's (the group's / k), which a solo run's is not; and D on real and fake as one batch
     (``d_passes: joint``) costs less than two passes. When a report holds several kinds (group size, D passes),
@@ -193,7 +202,7 @@ def timing_basis(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     stands for it."""
     timed = df.dropna(subset=["sec_per_100_updates"])
     if timed.empty:
-        return timed, "no run recorded a time"
+        return Timing(timed, "no run recorded a time", "no timings", True)
     passes = timed["d_passes"].fillna("not recorded").astype(str) if "d_passes" in timed else pd.Series(
         "not recorded", index=timed.index)
     kinds = pd.Series(list(zip(timed["group_size"].astype(int), passes)), index=timed.index)
@@ -203,14 +212,15 @@ def timing_basis(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     def name(k: tuple) -> str:
         return ("alone" if k[0] == 1 else f"in groups of {k[0]}") + f", D passes {k[1]}"
 
-    kind = ((ALONE if size == 1 else f"fused groups of {size} (a member's share of its group's time, the group's / "
-             f"{size}; one timing per group, the members share it)") + f", D passes {passes_of}")
+    label = (ALONE if size == 1 else f"fused groups of {size}") + f", D passes {passes_of}"
+    text = (label if size == 1 else f"fused groups of {size} (a member's share of its group's time, the group's / "
+            f"{size}; one timing per group, the members share it), D passes {passes_of}")
     left = len(timed) - int(counts[(size, passes_of)])
     if left:
         others = "; ".join(f"{name(k)}: {counts[k]}" for k in sorted(counts.index) if k != (size, passes_of))
-        kind += f"; {left} runs timed otherwise ({others}) are left out, their times are not comparable"
+        text += f"; {left} runs timed otherwise ({others}) are left out, their times are not comparable"
     chosen = timed[kinds == (size, passes_of)]
-    return (chosen if size == 1 else chosen.drop_duplicates("group")), kind
+    return Timing(chosen if size == 1 else chosen.drop_duplicates("group"), text, label, size == 1)
 
 
 def cost_table(df: pd.DataFrame, baseline: str = "none") -> pd.DataFrame:
