@@ -50,9 +50,15 @@ def cmd_plan(args) -> int:
         per_reg = pd.Series([r["regularizer"] for r in rows]).value_counts(sort=False)
         print("runs per regularizer: " + ", ".join(f"{reg} {n}" for reg, n in per_reg.items()))
         sizes = pd.Series([len(g) for g in grouped]).value_counts().sort_index(ascending=False)
-        alone = sorted({why for g in grouped if len(g) == 1 for why in [solo_reason(g[0])] if why and fuse > 1})
+        alone = sorted({why for g in grouped if len(g) == 1 for why in [solo_reason(g[0])] if why and fuse != 1})
         print(f"fuse {fuse}: {len(grouped)} groups (" + ", ".join(f"{n} of {size}" for size, n in sizes.items())
               + ")" + (f"; alone: {'; '.join(alone)}" if alone else ""))
+        if fuse == "auto":
+            from .suite import fuse_decision
+
+            decided = dict.fromkeys(fuse_decision(g[0]).reason for g in grouped if not solo_reason(g[0]))
+            for reason in decided:
+                print(f"  auto: {reason}")
         print(protocol_summary(suite))
     return 0
 
@@ -67,9 +73,11 @@ def protocol_summary(suite) -> str:
             f"({ev.fid_real_split}) vs {ev.fid_fake:,} generated")
 
 
-def _fuse(text: str) -> int:
+def _fuse(text: str) -> int | str:
     from .suite import MAX_FUSE
 
+    if text == "auto":
+        return text
     value = _positive(text)
     if value > MAX_FUSE:
         raise argparse.ArgumentTypeError(f"at most {MAX_FUSE} runs per fused group, got {value}")
@@ -133,6 +141,12 @@ def cmd_run(args) -> int:
     return 1 if failed else 0
 
 
+def torch_randperm(n: int):
+    import torch
+
+    return torch.randperm(n, generator=torch.Generator().manual_seed(0))
+
+
 def cmd_score(args) -> int:
     import json
 
@@ -152,10 +166,24 @@ def cmd_score(args) -> int:
     if size is not None and fid_real > size:
         raise UserError(f"--fid-real {fid_real} is more than the {size:,} images of {args.dataset}'s {args.split!r} "
                         f"split; use at most {size}")
-    try:
-        images = read_image_set(args.images)
-    except BadImages as exc:
-        raise UserError(str(exc)) from None
+    name, _, split = str(args.images).partition(":")
+    if split and name in DATASETS and not Path(args.images).exists():
+        # a dataset's own split as the images: the real-data floor (test vs train), or a check of the scorer
+        from .data import NATIVE_SIZE, load_images
+        from .errors import DatasetUnavailable
+
+        try:
+            split_size(name, split, args.data_root)
+            images = load_images(name, split=split, size=NATIVE_SIZE.get(name, 32), root=args.data_root)
+        except (ValueError, DatasetUnavailable) as exc:
+            raise UserError(f"{args.images}: {exc}") from None
+    else:
+        try:
+            images = read_image_set(args.images)
+        except BadImages as exc:
+            raise UserError(str(exc)) from None
+    if args.max_images:
+        images = images[torch_randperm(len(images))[: args.max_images]]
     n = len(images)
     if n < args.is_splits:
         raise UserError(f"{args.images}: {n} images are fewer than --is-splits {args.is_splits}")
@@ -220,6 +248,13 @@ def cmd_list(args) -> int:
     print("losses:        " + ", ".join(LOSSES.names()))
     print("architectures: " + ", ".join(ARCHITECTURES.names()))
     print("datasets:      " + ", ".join(DATASETS.names()))
+    from .scorers import SCORERS, manifest
+
+    print("scorers (shipped, pinned by sha256; other datasets: Inception through torch-fidelity):")
+    for name, spec in SCORERS.items():
+        entry = manifest().get(name)
+        print(f"  {name:<12} {spec.dataset}: " + (f"test accuracy {entry['test_accuracy']:.4f}, {entry['bytes'] / 1e3:.0f} kB, "
+                                               f"weights {entry['module_hash']}" if entry else "no pinned weights"))
     print("settings (Miyato et al. 2018, Table 1):")
     for name, s in settings().items():
         print(f"  {name}: lr {s['lr']:g}, beta1 {s['beta1']}, beta2 {s['beta2']}, n_dis {s['n_dis']}")
@@ -332,7 +367,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--data-root", help="folder holding the dataset's files (overrides the suite's data_root)")
     run.add_argument("--fuse", type=_fuse, metavar="N",
                      help="train up to N runs that differ only in seed, lr and betas as one batched model "
-                          "(default: the suite's fuse; 1: every run alone)")
+                          "(default: the suite's fuse, auto unless it says: where it pays; 1: every run alone)")
     run.add_argument("--retry-failed", action="store_true", help="run again the runs whose result is 'failed'")
     run.add_argument("--compile", action="store_true", help="torch.compile D and G (GPU speed; recorded, off by default)")
     run.add_argument("--bf16", action="store_true", help="bf16 autocast for D and G (GPU speed; changes results)")
@@ -357,7 +392,9 @@ def parser() -> argparse.ArgumentParser:
                           "dataset's: digits 150, CIFAR-10 110, STL-10 150)")
     rep.set_defaults(fn=cmd_report)
     score = sub.add_parser("score", help="IS/FID/KID of a folder of images or an .npz against a dataset")
-    score.add_argument("images", help="a folder of PNG/JPEG files, or an .npz of uint8 (N,H,W,C or N,C,H,W)")
+    score.add_argument("images", help="a folder of PNG/JPEG files, an .npz of uint8 (N,H,W,C or N,C,H,W), or a "
+                                      "dataset's split as DATASET:SPLIT (fashion_mnist:test: the real-data floor)")
+    score.add_argument("--max-images", type=_positive, help="score a seeded random subset of at most N images")
     score.add_argument("--dataset", required=True)
     score.add_argument("--split", default="train", help="the real split to compare against (default: train)")
     score.add_argument("--data-root", help="folder holding the dataset's files")

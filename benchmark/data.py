@@ -31,8 +31,26 @@ def resize(images: torch.Tensor, size: int) -> torch.Tensor:
     return out.round().clamp(0, 255).to(torch.uint8)
 
 
+def pad(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Zero borders up to ``size``: how 28x28 MNIST-like images become the standard CNN's 32x32 (the LeNet-5
+    convention) without resampling every pixel."""
+    rows, cols = size - images.shape[-2], size - images.shape[-1]
+    return F.pad(images, (cols // 2, cols - cols // 2, rows // 2, rows - rows // 2))
+
+
+# the side each dataset's files hold (`regbench score DATASET:SPLIT` scores a split at it)
+NATIVE_SIZE = {"digits": 8, "fashion_mnist": 28, "cifar10": 32, "stl10": 96}
+# image channels per dataset (3 where not listed)
+CHANNELS = {"digits": 1, "fashion_mnist": 1}
+# datasets whose images are zero-padded, not resampled, up to a larger size
+PADDED = {"fashion_mnist"}
+
+
 def load_images(name: str, *, split: str, size: int, root: str | None = None, download: bool = True) -> torch.Tensor:
-    return resize(DATASETS.get(name)(split=split, root=root, download=download), size)
+    images = DATASETS.get(name)(split=split, root=root, download=download)
+    if name in PADDED and size >= images.shape[-1] and (size - images.shape[-1]) % 2 == 0:
+        return pad(images, size)
+    return resize(images, size)
 
 
 def to_unit_range(batch: torch.Tensor) -> torch.Tensor:
@@ -108,7 +126,7 @@ def digits(*, split: str, root: str | None, download: bool) -> torch.Tensor:
 
 # -- torchvision datasets -------------------------------------------------------------------------
 # the published sizes, known without the files: validation checks sample counts against them before a run
-TORCHVISION_SPLITS = {"cifar10": {"train": 50000, "test": 10000},
+TORCHVISION_SPLITS = {"cifar10": {"train": 50000, "test": 10000}, "fashion_mnist": {"train": 60000, "test": 10000},
                       "stl10": {"unlabeled": 100000, "train": 5000, "test": 8000, "train+unlabeled": 105000}}
 
 
@@ -149,6 +167,85 @@ def stl10(*, split: str, root: str | None, download: bool) -> torch.Tensor:
     ds = _torchvision("stl10", lambda r, d: STL10(r, split=split, download=d),
                       root=root, download=download, hint="stl10_binary/")
     return torch.from_numpy(ds.data)  # already (N, 3, 96, 96)
+
+
+# -- Fashion-MNIST: the real dataset reachable offline (Debian's package dataset-fashion-mnist) ----------
+FASHION_DEBIAN = Path("/usr/share/datasets/fashion-mnist")
+FASHION_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+                 "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot")
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (LeCun's MNIST format; gzipped or not) as a uint8 array. torchvision's reader takes only
+    uncompressed files inside its own folder layout; the Debian package ships the original .gz files."""
+    import gzip
+
+    raw = Path(path).read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] != 0x08:
+        raise DatasetUnavailable(f"{path} is not an IDX file of unsigned bytes (damaged or another format)")
+    dims = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims))
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims)
+    if data.size != int(np.prod(shape)):
+        raise DatasetUnavailable(f"{path} holds {data.size} bytes for shape {shape} (cut short?)")
+    return data.reshape(shape)
+
+
+def _fashion_dir(root: str | None) -> Path | None:
+    """The folder holding the four IDX files: --data-root (or its FashionMNIST/raw, torchvision's layout),
+    else the Debian package's folder; None if neither has them."""
+    candidates = [Path(root).expanduser(), Path(root).expanduser() / "FashionMNIST" / "raw"] if root else []
+    for folder in [*candidates, FASHION_DEBIAN]:
+        if all((folder / name).is_file() or (folder / name[:-3]).is_file()
+               for pair in FASHION_FILES.values() for name in pair):
+            return folder
+    return None
+
+
+def _idx_file(folder: Path, name: str) -> Path:
+    return folder / name if (folder / name).is_file() else folder / name[:-3]
+
+
+def fashion_mnist_split(split: str, root: str | None = None, download: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images uint8 (N, 1, 28, 28), labels) of Fashion-MNIST's train (60,000) or test (10,000) split."""
+    if split not in FASHION_FILES:
+        raise ValueError(f"fashion_mnist has splits {', '.join(FASHION_FILES)}, not {split!r}")
+    folder = _fashion_dir(root)
+    if folder is None and download:
+        from torchvision.datasets import FashionMNIST
+
+        target = str(Path(root or "data").expanduser())
+        try:
+            FashionMNIST(target, train=True, download=True)
+            FashionMNIST(target, train=False, download=True)
+            folder = _fashion_dir(target)
+            reason = "downloaded files not found"
+        except Exception as exc:  # offline: URLError, socket errors, ...
+            reason = f"download failed ({type(exc).__name__}: {str(exc)[:120]})"
+    else:
+        reason = "download disabled"
+    if folder is None:
+        where = f"{root!r} or " if root else ""
+        raise DatasetUnavailable(
+            f"fashion_mnist's IDX files are not in {where}{FASHION_DEBIAN} and the {reason}; install Debian's "
+            f"package (apt-get install dataset-fashion-mnist), or put the four *-idx*-ubyte(.gz) files in a folder "
+            f"and pass --data-root DIR, or run once while online (torchvision downloads them)")
+    images_name, labels_name = FASHION_FILES[split]
+    images = read_idx(_idx_file(folder, images_name))
+    labels = read_idx(_idx_file(folder, labels_name))
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise DatasetUnavailable(f"fashion_mnist's {split} files in {folder} do not match: images {images.shape}, "
+                                 f"labels {labels.shape}")
+    return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
+
+
+@DATASETS.register("fashion_mnist")
+def fashion_mnist(*, split: str, root: str | None, download: bool) -> torch.Tensor:
+    return fashion_mnist_split(split, root, download)[0]
 
 
 def split_sizes(name: str, root: str | None) -> dict[str, int] | None:

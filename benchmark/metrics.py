@@ -24,9 +24,9 @@ from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, k
 from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_features_to_metric
 from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
 
-from . import digits_cnn
+from . import scorers
 from .errors import FeatureExtractorUnavailable
-from .data import load_images
+from .data import cache_dir as default_cache_dir, load_images
 from .store import atomic_torch_save
 from .suite import Evaluation
 
@@ -34,7 +34,7 @@ from .suite import Evaluation
 KID_SUBSET_SIZE = FIDELITY_DEFAULTS["kid_subset_size"]
 
 # dataset -> (feature extractor, IS layer, FID/KID layer)
-EXTRACTORS = {"digits": (digits_cnn.NAME, "logits", "features")}
+EXTRACTORS = {dataset: (name, "logits", "features") for dataset, name in scorers.FOR_DATASET.items()}
 INCEPTION = ("inception-v3-compat", "logits_unbiased", "2048")
 INCEPTION_FILE = Path(URL_INCEPTION_V3).name
 INCEPTION_ENV = "REGBENCH_INCEPTION_WEIGHTS"
@@ -112,16 +112,16 @@ class Scorer:
                  device: torch.device | str = "cpu", cache_dir: Path | None = None,
                  weights_path: str | None = None):
         """``weights_path``: the feature extractor's weights (Inception: else $REGBENCH_INCEPTION_WEIGHTS or
-        torch-fidelity's download; digits-cnn: else the cached classifier, trained on first use)."""
+        torch-fidelity's download; a shipped classifier: else its pinned file in the package)."""
         self.dataset, self.image_size, self.evaluation = dataset, image_size, evaluation
         self.data_root = data_root
         self.cuda = torch.device(device).type == "cuda"
-        self.cache_dir = Path(cache_dir or digits_cnn.cache_dir())
+        self.cache_dir = Path(cache_dir or default_cache_dir())
         self.extractor_name, self.is_layer, self.fid_layer = EXTRACTORS.get(dataset, INCEPTION)
         self.extractor_info: dict = {}
-        if self.extractor_name == digits_cnn.NAME:
-            digits_cnn.register()
-            weights_path = str(weights_path or digits_cnn.weights_path())
+        if self.extractor_name in scorers.SCORERS:
+            scorers.register()
+            weights_path = str(weights_path or scorers.weights_path(self.extractor_name))
         else:
             weights_path = inception_weights(weights_path)
         self.extractor = create_feature_extractor(self.extractor_name, [self.is_layer, self.fid_layer],

@@ -98,7 +98,8 @@ def base_record(spec: RunSpec) -> dict:
             "status": "failed", "error": None, "steps_done": 0,
             "overrides": dict(spec.overrides), "resumed_from_step": None,
             "inception_score_mean": None, "inception_score_std": None, "fid": None, "kid_mean": None,
-            "kid_std": None, "precision": None, "recall": None, "feature_extractor": None, "sec_per_100_updates": None}
+            "kid_std": None, "precision": None, "recall": None, "feature_extractor": None,
+            "feature_extractor_weights": None, "sec_per_100_updates": None}
 
 
 def history_evaluator(spec: RunSpec, scorer: Scorer):
@@ -154,6 +155,7 @@ def execute_group(specs: list[RunSpec], *, real: torch.Tensor, scorer: Scorer, p
         for record in records:
             record["regularizer_origin"] = REGULARIZERS.origin(spec.regularizer)
             record["feature_extractor"] = scorer.extractor_name
+            record["feature_extractor_weights"] = scorer.weights_hash
             record["protocol"] = scorer.protocol()
         if spec.tensorboard:
             from .tensorboard import RunLog

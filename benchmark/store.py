@@ -178,6 +178,9 @@ def _check(path: Path) -> tuple[str, dict | str]:
         return "damaged", f"its run_id {record['run_id']!r} is not its file name"
     if record["status"] not in STATUSES:
         return "damaged", f"status {record['status']!r} is none of {', '.join(STATUSES)}"
+    # the instrument is the extractor's name *and* its weights: results written before the field existed
+    # carry the hash in their protocol only
+    record.setdefault("feature_extractor_weights", (record.get("protocol") or {}).get("feature_extractor_weights_sha256"))
     return "ok", record
 
 

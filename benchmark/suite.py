@@ -143,7 +143,9 @@ class Suite:
     plugins: tuple[str, ...] = ()  # regularizer plugin files (absolute), loaded again in every worker
     tensorboard: str | None = None  # a folder: each run logs its curves, scores and samples to <it>/<suite>/<run_id>
     success_fid: float | None = None  # the report's "trained" threshold (None: the dataset's default); not a run's
-    fuse: int = 1  # the most runs trained as one fused group (1: every run alone); not part of a run's config
+    # the most runs trained as one fused group (1: every run alone; auto: per group, where it pays, see
+    # fusing.py); not part of a run's config
+    fuse: int | str = "auto"
 
 
 @dataclass(frozen=True)
@@ -247,7 +249,8 @@ _SIMPLE = {  # key -> (accepted types, check, what the check wants)
     "bf16": (bool, lambda v: True, ""),
     "channels_last": (bool, lambda v: True, ""),
     "tensorboard": ((str, type(None)), lambda v: bool(v.strip()), "a folder for TensorBoard logs (or null: none)"),
-    "fuse": (int, lambda v: 1 <= v <= MAX_FUSE, f"from 1 (every run alone) to {MAX_FUSE} runs per fused group"),
+    "fuse": ((int, str), lambda v: v == "auto" if isinstance(v, str) else 1 <= v <= MAX_FUSE,
+             f"auto (fuse where it pays), or from 1 (every run alone) to {MAX_FUSE} runs per fused group"),
     "success_fid": ((float, int, type(None)), lambda v: math.isfinite(v) and v > 0,
                     "a finite FID > 0 below which the report counts a run as trained (or null: the dataset's default)"),
 }
@@ -600,17 +603,19 @@ def solo_reason(spec: RunSpec) -> str | None:
     return None
 
 
-def groups(specs: list[RunSpec], fuse: int) -> list[list[RunSpec]]:
+def groups(specs: list[RunSpec], fuse: int | str) -> list[list[RunSpec]]:
     """``specs`` as the groups that train together, in the order of their first run: runs equal but for
     seed, lr, beta1 and beta2 (and the setting that names those) go together, at most ``fuse`` to a
-    group and as evenly as that allows (12 runs at fuse 10: 6 and 6). ``fuse`` 1: each run alone."""
+    group and as evenly as that allows (12 runs at fuse 10: 6 and 6). ``fuse`` 1: each run alone; ``auto``:
+    as many as fusing.decide says pays for that group's model and device."""
     buckets: dict = {}
     for spec in specs:
-        key = spec if fuse <= 1 or solo_reason(spec) else replace(spec, **MEMBER_FIELDS)
+        key = spec if fuse == 1 or solo_reason(spec) else replace(spec, **MEMBER_FIELDS)
         buckets.setdefault(key, []).append(spec)
     out = []
     for members in buckets.values():
-        n = -(-len(members) // max(1, fuse))  # groups needed
+        most = fuse_decision(members[0]).size if fuse == "auto" else fuse
+        n = -(-len(members) // max(1, most))  # groups needed
         size, extra = divmod(len(members), n)
         start = 0
         for i in range(n):
@@ -618,6 +623,13 @@ def groups(specs: list[RunSpec], fuse: int) -> list[list[RunSpec]]:
             out.append(members[start:end])
             start = end
     return out
+
+
+def fuse_decision(spec: RunSpec):
+    """fusing.decide for ``spec`` (imported here: it builds the models to count their FLOPs)."""
+    from .fusing import decide
+
+    return decide(spec)
 
 
 def override(suite: Suite, *, max_steps: int | None = None, samples: int | None = None) -> Suite:

@@ -20,7 +20,7 @@ import torch
 import torch_fidelity
 
 import perf_training  # noqa: E402  (scripts/ is on sys.path when this file runs)
-from benchmark import digits_cnn
+from benchmark import scorers
 from benchmark.data import load_images
 from benchmark.metrics import ImageTensor, Scorer, write_random_inception
 from benchmark.suite import Evaluation
@@ -63,7 +63,7 @@ def scoring_rows(args, tmp: Path) -> list[tuple[str, str, str, str]]:
             cache_root=str(tmp / "fidelity"), isc=True, fid=True, kid=True, prc=True, feature_extractor=name,
             feature_layer_isc=is_layer, feature_layer_fid=fid_layer, feature_layer_kid=fid_layer,
             feature_layer_prc=fid_layer, prc_neighborhood=scorer.prc_k(n),
-            feature_extractor_weights_path=weights or str(digits_cnn.weights_path()), cuda=False, verbose=False,
+            feature_extractor_weights_path=weights or str(scorers.weights_path("digits-cnn")), cuda=False, verbose=False,
             save_cpu_ram=True, batch_size=ev.batch_size, kid_subset_size=min(1000, n, len(real)))
         torch_fidelity.calculate_metrics(**fidelity_kwargs)  # warm its input2 cache, as ours is warm
         ours, theirs = [], []

@@ -17,6 +17,7 @@ TINY_SUITE = {
     "steps": 4,
     "batch_size": 8,
     "log_every": 2,
+    "fuse": 1,  # existing tests read solo runs; fuse auto has its own tests (test_fusing.py)
     "evaluation": {"is_samples": 100, "is_splits": 2, "fid_real": 200, "fid_fake": 100, "sample_grid": 16},
 }
 

@@ -131,7 +131,7 @@ def test_reference_is_cached_and_keyed_by_split_size_and_weights(tmp_path):
     other_size.reference
     assert other_size.extractor_runs == 1
     # other weights: a copy of the classifier with one parameter changed
-    blob = torch.load(metrics.digits_cnn.weights_path(), weights_only=True)
+    blob = torch.load(metrics.scorers.weights_path("digits-cnn"), weights_only=True)
     blob["state_dict"]["classify.bias"] += 1.0
     torch.save(blob, tmp_path / "other.pt")
     other_weights = Scorer(dataset="digits", image_size=8, evaluation=EVAL, cache_dir=tmp_path,

@@ -379,3 +379,33 @@ def test_a_random_search_report_reads_with_many_settings(tmp_path):
     one_seed = write_folder(tmp_path / "results" / "one", [r for r in rows if r["seed"] == 0])
     short = write_report(one_seed, out_dir=tmp_path / "r1").read_text().split("##")[1]
     assert "no test, so no ranking" in short and "`spectral_norm` has the lowest FID" in short
+
+
+def test_runs_scored_by_two_networks_of_one_name_are_two_comparisons(tmp_path):
+    """The digits-paper case: one extractor name, two weights (trained on two CPUs). No cell, pairwise test or
+    finding may pool them; the report says why they are apart, and load_results has the hash as a column."""
+    from benchmark import load_results
+
+    folder = tmp_path / "results" / "mixed"
+    rows = []
+    for weights, regs in (("aaaa1111", ("spectral_norm", "none")), ("bbbb2222", ("spectral_norm", "wgan_gp"))):
+        for reg in regs:
+            for seed in range(3):
+                row = result(reg, "D", fid=20.0 + 10 * (reg != "spectral_norm") + seed, seed=seed,
+                             dataset="digits", extractor="digits-cnn")
+                row["run_id"] = f"{reg}-D-s{seed}-{weights}"
+                row["protocol"] = {**row["protocol"], "feature_extractor_weights_sha256": weights}
+                rows.append(row)
+    write_folder(folder, rows)
+    md = write_report(folder, out_dir=tmp_path / "r").read_text()
+    assert "**Two instruments.**" in md and "`aaaa1111` (6 runs)" in md and "`bbbb2222` (6 runs)" in md
+    tables = tmp_path / "r" / "tables"
+    first = pd.read_csv(tables / "digits-32px-standard_cnn-digits-cnn-aaaa1111-pairwise.csv")
+    second = pd.read_csv(tables / "digits-32px-standard_cnn-digits-cnn-bbbb2222-pairwise.csv")
+    assert set(first["a"]) | set(first["b"]) == {"spectral_norm", "none"}
+    assert set(second["a"]) | set(second["b"]) == {"spectral_norm", "wgan_gp"}
+    best = pd.read_csv(tables / "digits-32px-standard_cnn-digits-cnn-aaaa1111-best.csv")
+    assert best.loc[best["regularizer"] == "spectral_norm", "runs"].iloc[0] == 3  # not 6: not pooled
+    df = load_results(folder)
+    assert df.groupby("feature_extractor_weights").size().to_dict() == {"aaaa1111": 6, "bbbb2222": 6}
+    assert list(df.columns[:3]) == ["suite", "feature_extractor", "feature_extractor_weights"]

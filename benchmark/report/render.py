@@ -96,7 +96,9 @@ def _qualified(records: list[dict]) -> list[dict]:
             for r in records]
 
 
-GROUP_KEYS = ("dataset", "image_size", "architecture", "feature_extractor")
+# one comparison per instrument: a feature extractor is its name *and* its weights (two digits-cnn trained on
+# two CPUs are two rulers), so runs scored by different weights never share a cell, a test or a finding
+GROUP_KEYS = ("dataset", "image_size", "architecture", "feature_extractor", "feature_extractor_weights")
 
 
 def _groups(records: list[dict]) -> dict[tuple, list[dict]]:
@@ -638,6 +640,23 @@ def _install(staging: Path, out_dir: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
 
 
+def _instrument_warning(groups: dict[tuple, list[dict]]) -> list[Block]:
+    """Runs that differ only in the extractor's weights would have been one comparison: say why they are not."""
+    by_rest: dict[tuple, list[tuple]] = {}
+    for key, group in groups.items():
+        by_rest.setdefault(key[:4], []).append((key[4], len(group)))
+    out = []
+    for (dataset, size, arch, extractor), weights in by_rest.items():
+        if len(weights) > 1:
+            listed = ", ".join(f"`{w}` ({n} runs)" for w, n in weights)
+            out.append(Text(f"**Two instruments.** The {dataset} {size}px {arch} runs were scored by {len(weights)} "
+                            f"different {extractor} networks: {listed}. A score is a measurement only against a "
+                            "fixed network, so each set is its own comparison below, with its own cells, tests and "
+                            "findings; no number here compares runs across them. Rerun one set with the other's "
+                            "scorer to compare them."))
+    return out
+
+
 def _success(suites: list[SuiteResults], key: tuple, success_fid: float | None) -> tuple[float | None, str]:
     """The FID below which a run counts as trained: --success-fid, else the suite's ``success_fid`` (recorded
     in its plan), else the default for the dataset and feature extractor (comparisons.SUCCESS_FID)."""
@@ -708,16 +727,23 @@ def _write(suites: list[SuiteResults], dirs: list[Path], staging: Path, *, out_d
                            "experiment): each is shown once, under the first suite named."))
     if len(groups) > 1:
         blocks.append(Text(f"{len(records)} runs in {len(groups)} comparisons (runs are compared where their "
-                           "scores are: same dataset, image size, architecture and feature extractor)."))
+                           "scores are: same dataset, image size, architecture and feature extractor, the "
+                           "extractor's weights included)."))
+        blocks += _instrument_warning(groups)
     for i, (key, group) in enumerate(groups.items()):
         df = runs_frame(group, order)
         h, prefix = 2, ""
         if len(groups) > 1:
-            dataset, size, arch, extractor = key
-            blocks.append(Heading(f"{dataset} {size}px, {arch}, scored with {extractor}", 2))
-            h, prefix = 3, f"{dataset}-{size}px-{arch}-{extractor}-".replace("/", "_")
-        same = [x for x in real if "protocol" not in x or (x["protocol"].get("dataset"), x["protocol"].get(
-            "image_size"), x["protocol"].get("feature_extractor")) == (key[0], key[1], key[3])]
+            dataset, size, arch, extractor, weights = key
+            # the weights are named where they tell two sections apart (names stay as before otherwise)
+            several = sum(k[:4] == key[:4] for k in groups) > 1
+            blocks.append(Heading(f"{dataset} {size}px, {arch}, scored with {extractor}"
+                                  + (f" (weights {weights})" if several else ""), 2))
+            h, prefix = 3, (f"{dataset}-{size}px-{arch}-{extractor}-" + (f"{str(weights)[:8]}-" if several else "")
+                            ).replace("/", "_")
+        same = [x for x in real if "protocol" not in x or (
+            (x["protocol"].get("dataset"), x["protocol"].get("image_size"), x["protocol"].get("feature_extractor"))
+            == (key[0], key[1], key[3]) and x["protocol"].get("feature_extractor_weights_sha256") in (None, key[4]))]
         blocks += _group_blocks(df, real=same, h=h, prefix=prefix, out_dir=staging, colour_of=colour_of,
                                 samples_per_setting=samples_per_setting, success=_success(suites, key, success_fid),
                                 sample_source=lambda row: samples_of(folder_of[row["run_id"]], row["run_id"]))

@@ -9,7 +9,7 @@ import pandas as pd
 from .comparisons import best_scores, best_settings, regularizers_of, settings_of, tied_ranks
 from .stats import median_ci
 
-COLUMNS = ["regularizer", "setting", "lr", "beta1", "beta2", "n_dis", "seed", "status", "inception_score_mean",
+COLUMNS = ["feature_extractor", "feature_extractor_weights", "regularizer", "setting", "lr", "beta1", "beta2", "n_dis", "seed", "status", "inception_score_mean",
            "inception_score_std", "fid", "kid_mean", "precision", "recall", "sec_per_100_updates", "steps_done",
            "steps", "run_id"]
 

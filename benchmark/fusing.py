@@ -1,0 +1,74 @@
+"""Whether fusing pays: the default (``fuse: auto``) decides per group from the model's cost and the device.
+
+Measured on a 2-core CPU (one thread, n_dis 5, separate D passes; `make perf`'s fused rows): a fused group of
+10 seeds trains each member 1.8-2.0x as fast as a solo run at the digits' 0.53 GFLOP per generator update,
+0.98-1.19x at the 32x32 standard CNN's 8.9 GFLOP (width 1/8), and 0.65x at 35 GFLOP (width 1/4). Small
+models leave a CPU core's vector units idle between ops, and fusing fills them; a model that already keeps the
+core busy only adds the grouped convolutions' overhead. So on a CPU, fuse below ``CPU_GFLOP`` per update.
+
+On a GPU, a small model leaves most of the device idle, which is where HFTA (Wang et al., MLSys 2021) measured
+fusing at its best; regbench has not measured the crossover there, so CUDA fuses every group and says so
+(`fuse: 1` in the suite forces runs alone, `fuse: N` forces groups of N).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+
+AUTO_SIZE = 10  # members per group when fusing pays (the digits measurements' size)
+CPU_GFLOP = 4.0  # between 0.53 (pays 1.8-2.0x) and 8.9 GFLOP (breaks even, 0.98-1.19x) per generator update
+
+
+@dataclass(frozen=True)
+class Decision:
+    size: int  # the most members per group
+    gflop: float  # per generator update, per member
+    device: str
+    reason: str
+
+
+@lru_cache(maxsize=None)
+def update_gflop(architecture: str, image_size: int, channels: int, width: float, z_dim: int, batch_size: int,
+                 g_batch_size: int, n_dis: int, d_passes: str) -> float:
+    """GFLOP of one generator update (n_dis D updates and one G update, forward and backward), counted by
+    torch.utils.flop_counter on the models themselves (convolutions and matmuls; a regularizer's own cost,
+    such as WGAN-GP's double backward, is not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .models import create_models
+
+    g, d = create_models(architecture, size=image_size, channels=channels, width=width, z_dim=z_dim,
+                         wrap_layer=lambda layer: layer, normalization=lambda n: None)
+    real = torch.zeros(batch_size, channels, image_size, image_size)
+    with FlopCounterMode(display=False) as counter:
+        with torch.no_grad():  # the D step's fakes
+            fake = g(torch.zeros(batch_size, z_dim))
+        if d_passes == "joint":
+            d(torch.cat([real, fake])).sum().backward()
+        else:
+            (d(real).sum() + d(fake).sum()).backward()
+    d_step = counter.get_total_flops()
+    with FlopCounterMode(display=False) as counter:
+        d(g(torch.zeros(g_batch_size, z_dim))).sum().backward()
+    g_step = counter.get_total_flops()
+    return (n_dis * d_step + g_step) / 1e9
+
+
+def decide(spec, device: str | None = None) -> Decision:
+    """Fuse ``spec``'s group or not, and why (``spec``: a RunSpec; ``device``: its resolved device type)."""
+    from .data import CHANNELS
+    from .train import resolve_device
+
+    device = device or resolve_device(spec.device).type
+    gflop = update_gflop(spec.architecture, spec.image_size, CHANNELS.get(spec.dataset, 3), spec.width,
+                         spec.z_dim, spec.batch_size, spec.g_batch_size, spec.n_dis, spec.d_passes)
+    if device == "cuda":
+        return Decision(AUTO_SIZE, gflop, device, f"fused by {AUTO_SIZE} on cuda ({gflop:.3g} GFLOP per update; "
+                        "small models leave a GPU idle)")
+    if gflop < CPU_GFLOP:
+        return Decision(AUTO_SIZE, gflop, device, f"fused by {AUTO_SIZE}: {gflop:.3g} GFLOP per update < "
+                        f"{CPU_GFLOP:g} on {device}, where fusing pays")
+    return Decision(1, gflop, device, f"alone: {gflop:.3g} GFLOP per update >= {CPU_GFLOP:g} on {device}, "
+                    "where fusing does not pay")
