@@ -229,11 +229,15 @@ How to read it:
 - fused: a group of 10 seeds trained as one batched model (benchmark/stacked.py, fused_steps.py), each
   member's share of the group's time, against a solo run of the same model; every measurement in its own
   one-thread process, as a sweep's worker runs. Peak memory is the process's (VmHWM), data and torch included.
+- Fashion-MNIST's model: the standard CNN at 32x32 on one channel, solo and fused by 10, at widths 1/8 and
+  1/4; GFLOP per update counted by torch.utils.flop_counter (benchmark/fusing.py), achieved GFLOP/s against
+  one thread's float32 matmul peak (2048 x 2048), measured in the same process. `fuse: auto` fuses on a CPU
+  below 4 GFLOP per update.
 - ceiling: the two vCPUs of a small VM slow each other down; the best sweep ratio 2 workers can reach
   there is (2 copies at once) / (2 x alone), which bounds the sweep row.
 """
 
-ROWS = ["overhead", "cost", "sn", "fused", "scoring", "cache", "memory", "ceiling", "sweep", "report"]
+ROWS = ["overhead", "cost", "sn", "fused", "gray32", "scoring", "cache", "memory", "ceiling", "sweep", "report"]
 
 
 def _kind(label: str) -> str:
@@ -267,6 +271,8 @@ def main() -> None:
                    help="generator updates per timed repetition, default suite's model (default 40)")
     p.add_argument("--full-width-updates", type=int, default=2,
                    help="the same at the paper's width, about 5 s each on a 2-core CPU (default 2)")
+    p.add_argument("--gray32-updates", type=int, default=3,
+                   help="updates per timed repetition of Fashion-MNIST's 32x32 model (0.3-0.6 s each solo)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -280,16 +286,25 @@ def main() -> None:
                                  perf_training.sn_row(max(3, args.reps // 2), args.full_width_updates,
                                                       model=perf_training.PAPER)],
                   "fused": lambda: perf_training.fused_rows(max(3, args.reps // 2), args.updates),
+                  "gray32": lambda: perf_training.gray32_rows(3, args.gray32_updates),
                   "scoring": lambda: scoring_rows(args, tmp), "cache": lambda: [cache_row(args, tmp)],
                   "memory": lambda: [memory_row()], "ceiling": lambda: [ceiling_row()],
                   "sweep": lambda: [sweep_row(tmp)], "report": lambda: [report_row(tmp)]}
         rows = [row for name in ROWS if name in args.only for row in makers[name]()]
     header = ("| what | ours | alternative | result |", "|---|---|---|---|")
     when = f"Measured {time.strftime('%Y-%m-%d')} by `make perf`"
+    here = machine()
     if set(args.only) != set(ROWS) and Path(args.out).is_file():  # --only: the new rows replace their kind's
-        rows, when = merged(Path(args.out).read_text(), rows), when + f" (rows {', '.join(args.only)}; the others as before)"
+        previous = Path(args.out).read_text()
+        rows = merged(previous, rows)
+        # the machine line stays the one the other rows were measured on; these rows name their own
+        old_machine = next((line[len("Machine: "):] for line in previous.splitlines() if line.startswith("Machine: ")),
+                           here)
+        when += (f" (rows {', '.join(args.only)}" + (f", on {here}" if old_machine != here else "")
+                 + "; the others as before)")
+        here = old_machine
     table = "\n".join([*header, *("| " + " | ".join(r) + " |" for r in rows)])
-    text = (f"# regbench performance\n\nMachine: {machine()}\n\n{when} (repetitions x updates timed as each row "
+    text = (f"# regbench performance\n\nMachine: {here}\n\n{when} (repetitions x updates timed as each row "
             f"says, after one untimed call; median and min-max).\n\n{table}\n{NOTES}")
     print(text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -206,3 +206,72 @@ def fused_rows(reps: int, steps: int, k: int = 10) -> list[Row]:
                              f"{solo / fused:.2f}x solo's throughput (goal {goal}); fused path alone {solo / one:.2f}x "
                              "solo (so groups of one take the solo path)"))
     return rows
+
+
+def matmul_peak_gflops(n: int = 2048, reps: int = 5) -> float:
+    """One thread's float32 matmul throughput (GFLOP/s): the most a convolution (a matmul after im2col or in
+    oneDNN's direct kernels) can reach on this core, so each row can say how far below it it runs."""
+    torch.set_num_threads(1)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = min(_timed_once(lambda: a @ b) for _ in range(reps))
+    return 2 * n ** 3 / best / 1e9
+
+
+def _timed_once(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+GRAY32 = {"dataset": "fashion_mnist", "image_size": 32, "batch_size": 64}  # Fashion-MNIST's model, 1 channel
+
+
+def _gray32_probe(width: float, n_dis: int, k: int, steps: int) -> dict:
+    """In a fresh one-thread process: seconds per 100 updates of a solo run and, per member, of a fused group
+    of k seeds, of the standard CNN at 32x32 on one channel (random images), and the core's matmul peak."""
+    import dataclasses
+
+    from benchmark.train import train_group
+
+    torch.set_num_threads(1)
+    base = spec_for("none", {**GRAY32, "width": width}, steps=steps, n_dis=n_dis)
+    real = torch.randint(0, 256, (1024, 1, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    specs = [dataclasses.replace(base, seed=seed) for seed in range(k)]
+    warm = [dataclasses.replace(s, steps=1, log_every=1) for s in specs]
+
+    def timed(members, fused):
+        train_group(warm[:len(members)], real, progress=False, fused=fused)
+        return train_group(members, real, progress=False, fused=fused)[0].sec_per_100_updates
+
+    return {"solo": timed(specs[:1], False), "fused": timed(specs, True), "peak": matmul_peak_gflops()}
+
+
+def gray32_rows(reps: int, steps: int, k: int = 10) -> list[Row]:
+    """Fashion-MNIST's model (standard CNN, 32x32, one channel) solo and fused by k, at widths 1/8 and 1/4 and
+    n_dis 1 and 5: what `fuse: auto` decides from (benchmark/fusing.py), with the achieved GFLOP/s against the
+    core's matmul peak (FLOPs counted by torch.utils.flop_counter, the regularizer's own excluded)."""
+    import multiprocessing
+
+    from benchmark.fusing import update_gflop
+
+    rows = []
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1, maxtasksperchild=1) as pool:
+        for width in (0.125, 0.25):
+            for n_dis in (1, 5):
+                runs = [pool.apply(_gray32_probe, (width, n_dis, k, steps)) for _ in range(reps)]
+                solo = [r["solo"] for r in runs]
+                fused = [r["fused"] for r in runs]
+                peak = statistics.median(r["peak"] for r in runs)
+                gflop = update_gflop("standard_cnn", 32, 1, width, 128, 64, 64, n_dis, "separate")
+                rate = {key: gflop / (statistics.median(xs) / 100) for key, xs in (("solo", solo), ("fused", fused))}
+                rows.append((
+                    f"Fashion-MNIST's model, width 1/{round(1 / width)}, n_dis {n_dis} (standard CNN 32x32, 1 channel, "
+                    f"none; {gflop:.2f} GFLOP per update; s / 100 updates per member; {reps} x {steps} updates)",
+                    f"fused x{k}: {spread(fused)}, {rate['fused']:.1f} GFLOP/s ({rate['fused'] / peak:.0%} of peak)",
+                    f"solo: {spread(solo)}, {rate['solo']:.1f} GFLOP/s ({rate['solo'] / peak:.0%} of the core's "
+                    f"{peak:.0f} GFLOP/s matmul peak)",
+                    f"fused {statistics.median(solo) / statistics.median(fused):.2f}x solo's throughput; "
+                    f"fuse auto: {'fuse' if gflop < 4 else 'alone'}"))
+    return rows

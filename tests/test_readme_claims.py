@@ -11,9 +11,6 @@ from benchmark.report import write_report
 ROOT = Path(__file__).resolve().parents[1]
 README = " ".join((ROOT / "README.md").read_text().split())  # one line: a number may wrap in the source
 REPORTS = ROOT / "reports"
-# the README's digits findings table, row by row
-TABLE_IDS = ["clipping_worse_than_sn", "bn_ln_lose_to_sn_at_high_lr", "sn_not_inferior_to_best",
-             "sn_beats_wgan_gp_at_high_lr", "wn_degrades_with_n_dis", "cost_sn_cheap_wgan_gp_dear"]
 
 
 @pytest.fixture(scope="module")
@@ -27,17 +24,31 @@ def table(report: str, name: str) -> pd.DataFrame:
     return pd.read_csv(REPORTS / report / "tables" / f"{name}.csv")
 
 
-@pytest.mark.parametrize("name", ["findings_long", "scores", "pairwise", "success_long", "budget", "mean_ranks",
+# the two networks that scored the committed digits-paper runs, and the one regbench ships
+OLD, SHIPPED = "b51aab6a0abb74fd", "d4e1dc2d82df861a"
+
+
+def section(weights: str) -> str:
+    return f"digits-8px-standard_cnn-digits-cnn-{weights[:8]}-"
+
+
+@pytest.mark.parametrize("weights", [OLD, SHIPPED])
+@pytest.mark.parametrize("name", ["findings_long", "scores", "pairwise", "success_long", "budget",
                                   "findings_over_training", "precision_per_setting"])
-def test_the_committed_digits_paper_report_is_what_the_code_makes_of_its_results(regenerated, name):
-    pd.testing.assert_frame_equal(pd.read_csv(regenerated / f"{name}.csv"), table("digits-paper", name))
+def test_the_committed_digits_paper_report_is_what_the_code_makes_of_its_results(regenerated, name, weights):
+    pd.testing.assert_frame_equal(pd.read_csv(regenerated / f"{section(weights)}{name}.csv"),
+                                  table("digits-paper", section(weights) + name))
+
+
+def digits_paper_results() -> list[dict]:
+    import json
+
+    return [json.loads(p.read_text()) for p in (REPORTS / "digits-paper" / "results" / "digits-paper").glob("*.json")]
 
 
 def test_the_digits_paper_results_are_the_suites_480_runs_from_one_code_version():
-    import json
-
     from benchmark.suite import expand, load_suite
-    results = [json.loads(p.read_text()) for p in (REPORTS / "digits-paper" / "results" / "digits-paper").glob("*.json")]
+    results = digits_paper_results()
     planned = {r.run_id for r in expand(load_suite(ROOT / "suites" / "digits-paper.yaml"))}
     assert len(results) == 480 and {r["run_id"] for r in results} == planned
     assert {r["environment"]["git_commit"] for r in results} == {"07fb725dc0496e56287e5d478c1a94cc1fa39bfc"}
@@ -45,115 +56,64 @@ def test_the_digits_paper_results_are_the_suites_480_runs_from_one_code_version(
     assert {r["steps_done"] for r in results} == {500} and {r["d_passes"] for r in results} == {"separate"}
 
 
-def digits_rows() -> list[list[str]]:
-    section = README.split("**Which of the paper's findings reproduce on the digits**")[1].split("Do the verdicts")[0]
-    return [[c.strip() for c in row.split("|")[1:-1]]
-            for row in re.findall(r"\| [^|]+ \| [^|]+ \| [^|]+ \| [^|]+ \| [^|]+ \|", section)][1:]
-
-
-def test_the_readme_digits_table_gives_the_reports_verdicts():
-    verdicts = table("digits-paper", "findings_long").set_index("id")["verdict"]
-    said = [r[3] for r in digits_rows()]
-    assert said[:-1] == [verdicts[i] for i in TABLE_IDS[:-1]]
-    # the cost row is not read as evidence, and says what the report says and why
-    assert said[-1] == "(not evidence)" and verdicts["cost_sn_cheap_wgan_gp_dear"] == "not reproduced"
-    needed = table("digits-paper", "findings_long").set_index("id")
-    assert needed.loc["sn_not_inferior_to_best", "seeds_needed"] == 34  # "about 34 seeds per cell"
-    assert round(needed.loc["sn_not_inferior_to_best", "smallest_detectable"], 1) == 1.7  # "detect a 1.7x"
-    scores = table("digits-paper", "scores")
-    low = scores[scores["setting"].isin(["A", "B", "C"])]
-    assert low["successes"].sum() == 0 and (low["ok"] + low["diverged"]).sum() == 240  # "none of 240 runs"
-
-
-# each fragment of the README's digits table, beside the text of the committed findings that says it
-EVIDENCE = {
-    "clipping_worse_than_sn": ["D: spectral_norm < weight_clipping: median FID 79.1 vs 1135, P = 1.00 [1.00, 1.00]",
-                               "E: spectral_norm < weight_clipping: median FID 66.3 vs 552, P = 1.00 [1.00, 1.00]",
-                               "(Holm 1.1e-05)"],
-    "bn_ln_lose_to_sn_at_high_lr": ["P = 0.99 [0.94, 1.00]", "P = 1.00 [1.00, 1.00]", "(Holm 2.2e-05)"],
-    "sn_not_inferior_to_best": ["E: spectral_norm <= 1.2 x none: median FID 66.3 vs 142", "(Holm 0.001)",
-                                "D: spectral_norm <= 1.2 x wgan_gp: median FID 79.1 vs 80.6", "(Holm 0.143)"],
-    "sn_beats_wgan_gp_at_high_lr": ["median FID 66.3 vs 357", "(Holm 0.002)", "median FID 79.1 vs 80.6, P = 0.50",
-                                    "median FID 485 vs 527, P = 0.49"],
-    "cost_sn_cheap_wgan_gp_dear": ["spectral_norm: 1.03x none [0.96, 1.09]"],
-}
-
-
-def test_the_readme_digits_table_quotes_the_reports_evidence():
-    findings = table("digits-paper", "findings_long").set_index("id")
-    for finding, fragments in EVIDENCE.items():
-        for fragment in fragments:
-            assert fragment in findings.loc[finding, "evidence"], (finding, fragment)
-    for text in ("(FID 79.1 vs 1135)", "E (66.3 vs 552)", "Holm p = 1.1e-05", "Holm p = 2.2e-05",
-                 "66.3 vs `none`'s 142, Holm p = 0.001", "79.1 vs WGAN-GP's 80.6, Holm 0.143", "66.3 vs 357, Holm p = 0.002",
-                 "(79.1 vs 80.6, P = 0.50)", "F (485 vs 527, P = 0.49)", "1.03x [0.96, 1.09]"):
-        assert text in README, text
-    scores = table("digits-paper", "scores").set_index(["regularizer", "setting"])
-    assert scores.loc[("wgan_gp", "E"), "successes"] == 4  # "WGAN-GP trained in 4 of 10"
-
-
-def test_the_readme_says_how_the_digits_verdicts_change_over_training():
-    ids = table("digits-paper", "findings_long").set_index("finding")["id"]
-    over = table("digits-paper", "findings_over_training")
-    over.index = over["finding"].map(ids)
-    for reproduced in ("clipping_worse_than_sn", "bn_ln_lose_to_sn_at_high_lr"):
-        assert list(over.loc[reproduced].iloc[1:4]) == ["not applicable", "reproduced", "reproduced"]
-    assert list(over.loc["sn_beats_wgan_gp_at_high_lr"].iloc[1:4]) == ["not reproduced", "inconclusive", "inconclusive"]
-    assert set(over.loc["sn_not_inferior_to_best"].iloc[1:4]) == {"inconclusive"}
-    assert "*not reproduced* at a quarter" in README and "inconclusive throughout" in README
-
-
-def test_the_readme_numbers_across_settings_are_the_reports():
-    success = table("digits-paper", "success_long").set_index("regularizer")
-    sn = success.loc["spectral_norm"]
-    assert (sn["successes"], sn["runs"]) == (19, 60)
-    assert f"({sn['success_rate']:.2f} [{sn['success_low']:.2f}, {sn['success_high']:.2f}], Wilson" in README
-    counts = success["successes"].to_dict()
-    assert (counts["wgan_gp"], counts["none"], counts["orthonormal"], counts["weight_norm"]) == (17, 9, 7, 3)
-    assert (counts["layer_norm"], counts["weight_clipping"], counts["batch_norm"]) == (2, 0, 0)
-    bn = success.loc["batch_norm"]
-    assert f"(0 [0, {bn['success_high']:.2f}])" in README
-    scores = table("digits-paper", "scores").set_index(["regularizer", "setting"])
-    assert sum(scores.loc[("spectral_norm", s), "successes"] for s in "DEF") == 19  # "19 of 30" at D-F
-    ranks = table("digits-paper", "mean_ranks").set_index("regularizer")["mean rank"]
-    assert list(ranks.sort_values().index[:2]) == ["spectral_norm", "none"]
-    assert f"({ranks.min():.2f} of 8), then `none` ({ranks['none']:.2f})" in README
+def test_the_readme_says_which_network_scored_which_digits_paper_runs():
+    cells: dict[str, set] = {}
+    for r in digits_paper_results():
+        cells.setdefault(r["protocol"]["feature_extractor_weights_sha256"], set()).add((r["regularizer"], r["setting"]))
+    assert set(cells) == {OLD, SHIPPED}
+    assert cells[SHIPPED] == {(reg, s) for reg in ("none", "spectral_norm") for s in "ADEF"}  # 80 runs
+    others = {"wgan_gp", "weight_clipping", "batch_norm", "layer_norm", "weight_norm", "orthonormal"}
+    assert cells[OLD] == {(reg, s) for reg in others for s in "ABCDEF"} | {(reg, s) for reg in ("none", "spectral_norm")
+                                                                           for s in "BC"}
+    assert f"`{OLD}` scored 400 runs" in README and f"`{SHIPPED}` scored 80" in README
+    from benchmark.instruments import manifest
+    assert manifest()["digits-cnn"]["module_hash"] == SHIPPED and f"regbench now ships `{SHIPPED}`" in README
     md = (REPORTS / "digits-paper" / "report.md").read_text()
-    friedman = re.search(r"Friedman's test of equal mean ranks gives p = ([0-9.e-]+)", md).group(1)
-    assert f"Friedman's test gives p = {friedman}" in README
-    for reg, precision, recall in (("spectral_norm", "0.43", "0.70"), ("wgan_gp", "0.37", "0.62"),
-                                   ("weight_norm", "0.79", "0.36"), ("layer_norm", "0.73", "0.25")):
-        cell = scores.loc[(reg, "D")]
-        assert (f"{cell['precision_median']:.2f}", f"{cell['recall_median']:.2f}") == (precision, recall), reg
+    assert "**Two instruments.**" in md and f"`{OLD}` (400 runs), `{SHIPPED}` (80 runs)" in md
 
 
-def test_the_same_seeds_agree_on_one_machine_and_differ_across_two():
-    sweep = table("digits-paper", "scores").set_index(["regularizer", "setting"])["fid_median"]
+def test_the_readme_gives_the_verdicts_of_each_instrument_alone():
+    old = table("digits-paper", section(OLD) + "findings_long").set_index("id")["verdict"]
+    assert set(old) == {"not applicable"}  # "every finding is *not applicable*"
+    old_scores = table("digits-paper", section(OLD) + "scores")
+    sn = old_scores[old_scores["regularizer"] == "spectral_norm"]
+    assert set(sn["setting"]) == {"B", "C"} and sn["successes"].sum() == 0  # "where nothing trains"
+    shipped = table("digits-paper", section(SHIPPED) + "findings_long").set_index("id")
+    assert dict(shipped["verdict"].value_counts()) == {"not applicable": 5, "reproduced": 1}
+    row = shipped.loc["sn_not_inferior_to_best"]
+    assert row["verdict"] == "reproduced" and "D: spectral_norm <= 1.2 x none" in row["evidence"]
+    assert "E: spectral_norm <= 1.2 x none" in row["evidence"]  # "with `none` alone", "at D and E"
+    assert "*not applicable*" in README and "(non-inferiority, *reproduced* at D and E)" in README
+
+
+def test_the_same_seeds_agree_on_one_machine_and_one_network():
+    sweep = table("digits-paper", section(OLD) + "scores").set_index(["regularizer", "setting"])["fid_median"]
+    other = table("digits-paper", section(SHIPPED) + "scores").set_index(["regularizer", "setting"])["fid_median"]
     default = table("default", "scores").set_index(["regularizer", "setting"])["fid_median"]
+    assert "b51aab6a0abb74fd" in table("default", "reproducibility").to_string()  # the default: one network, OLD
     same = ["wgan_gp", "weight_clipping", "batch_norm", "layer_norm", "weight_norm", "orthonormal"]
-    assert all(sweep[(r, "D")] == default[(r, "D")] for r in same)  # trained on the same VM
-    assert all(sweep[(r, "D")] != default[(r, "D")] for r in ("none", "spectral_norm"))  # the sweep's on another
-    import json
+    assert all(sweep[(r, "D")] == default[(r, "D")] for r in same)  # trained on the same VM, scored alike
+    assert all(other[(r, "D")] != default[(r, "D")] for r in ("none", "spectral_norm"))  # another VM and network
     days = {}
-    for path in (REPORTS / "digits-paper" / "results" / "digits-paper").glob("*-D-s*.json"):
-        r = json.loads(path.read_text())
-        days.setdefault(r["regularizer"], set()).add(r["finished"][:10])
+    for r in digits_paper_results():
+        if r["setting"] == "D":
+            days.setdefault(r["regularizer"], set()).add(r["finished"][:10])
     assert days["none"] == days["spectral_norm"] == {"2026-12-02"} and all(days[r] == {"2026-12-03"} for r in same)
     assert f"{sweep[('wgan_gp', 'D')]:.3f}" == "80.592" and "(WGAN-GP 80.592 in both)" in README
-    assert "(spectral norm 79.1 here, 60.6 in the default)" in README
+    assert f"(spectral norm {other[('spectral_norm', 'D')]:.1f} here, {default[('spectral_norm', 'D')]:.1f} in the default)" in README
 
 
-def test_the_readme_nemenyi_p_values_are_those_of_the_committed_results():
-    from benchmark.report.comparisons import critical_difference
-    from benchmark.report.render import load
-    from benchmark.report.tables import runs_frame
+def test_the_readme_scorer_table_is_the_manifest_and_the_validation():
+    from benchmark.instruments import manifest
 
-    suite = load(REPORTS / "digits-paper" / "results" / "digits-paper")
-    cd = critical_difference(runs_frame(suite.results, [r["regularizer"] for r in suite.plan["runs"]]))
-    sn = cd["nemenyi"].loc["spectral_norm"]
-    assert sn["batch_norm"] < 0.001 and f"{sn['weight_clipping']:.3f}" == "0.003" and f"{sn['layer_norm']:.3f}" == "0.032"
-    assert (sn[["none", "wgan_gp", "orthonormal", "weight_norm"]] > 0.05).all()  # "not from ..."
-    assert "batch norm (p < 0.001), clipping (p = 0.003) and layer norm (p = 0.032)" in README
+    for name, entry in manifest().items():
+        row = f"{entry['test_accuracy']:.4f}"
+        assert row in README and f"{round(entry['bytes'] / 1000)} kB, {entry['params']:,} parameters" in README, name
+        assert f"`{entry['module_hash']}` |" in README, name
+    for name, held, floor in (("fashion-cnn", "0.59", "0.60"), ("digits-cnn", "6.33", "5.46")):
+        t = pd.read_csv(ROOT / "docs" / "instruments" / f"{name}.csv").set_index("check")["fid"]
+        assert (f"{t['held-out split']:.2f}", f"{t['floor: train vs train']:.2f}") == (held, floor), name
+    assert "FID 0.59 against 0.60 for two halves" in README and "digits: 6.33 against 5.46" in README
 
 
 def cell_text(scores, reg, setting, digits=1):
@@ -256,3 +216,13 @@ def test_the_readme_fused_speedups_are_the_committed_perf_rows():
         assert f"{min(values):.2f}-{max(values):.2f}x less at n_dis {n_dis}" in readme, (n_dis, values)
     every = [v for values in ratios.values() for v in values]
     assert f"fusing the seeds wins back {min(every):.2f}-{max(every):.2f}x" in readme  # the default's time, explained
+
+
+def test_the_protocols_instrument_table_is_the_committed_validation():
+    from benchmark.instruments import manifest
+    from benchmark.scorers.validate import summary
+
+    tables = [pd.read_csv(ROOT / "docs" / "instruments" / f"{n}.csv") for n in ("digits-cnn", "fashion-cnn")]
+    accuracies = {n: e["test_accuracy"] for n, e in manifest().items()}
+    assert summary(tables, accuracies) in (ROOT / "docs" / "protocol.md").read_text()
+    assert (ROOT / "docs" / "instruments" / "validation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -50,3 +50,25 @@ def test_bad_images_exit_2_with_one_message(tmp_path, capsys, case):
     assert main(["score", str(path), "--dataset", "digits"]) == 2
     err = capsys.readouterr().err
     assert words in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_datasets_own_split_scores_at_the_floor_and_a_corrupted_copy_above_it(tmp_path, capsys):
+    """`regbench score digits:test`: the held-out split against the train split, the floor every run is read
+    against; the same images with noise score a higher FID (the scorer's monotonicity, from the CLI)."""
+    import json
+
+    from benchmark.scorers.validate import corrupt
+
+    assert main(["score", "digits:test", "--dataset", "digits", "--json"]) == 0
+    clean = json.loads(capsys.readouterr().out)
+    x = load_images("digits", split="test", size=8)
+    np.savez(tmp_path / "noisy.npz", images=corrupt(x, "gaussian noise", 0.1).numpy())
+    assert main(["score", str(tmp_path / "noisy.npz"), "--dataset", "digits", "--json"]) == 0
+    noisy = json.loads(capsys.readouterr().out)
+    assert clean["n"] == noisy["n"] == len(x)
+    assert clean["fid"] < 15 < 50 < noisy["fid"]  # validated: 6.3 clean, ~106 at this noise
+    assert clean["protocol"]["feature_extractor_weights_sha256"] == noisy["protocol"]["feature_extractor_weights_sha256"]
+    assert main(["score", "digits:validation", "--dataset", "digits"]) == 2
+    assert "digits has splits" in capsys.readouterr().err
+    assert main(["score", "digits:test", "--dataset", "digits", "--max-images", "100", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 100

@@ -454,9 +454,7 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
              f"{', '.join(f'`{s}`' for s in dict.fromkeys(df['suite']))} on `{dataset}` at "
              f"{df['image_size'].iloc[0]}px, {architecture} (width {_values(df, 'width')}), "
              f"{_values(df, 'steps')} generator updates per run."),
-        Text(f"Scores use the feature extractor **{extractor}**"
-             + (" (a digits classifier trained by regbench; not Inception, so not comparable with published "
-                "IS/FID)." if "digits" in extractor else ".")),
+        Text(_instrument_text(df, extractor)),
         Text(_statistics_text(df, threshold, _success_source(origin))),
         Text("Each regularizer at its best setting (as the paper's Table 2): the setting with the lowest median "
              "FID, the median there [order-statistic interval] and how many of its runs trained, the KID's "
@@ -638,6 +636,22 @@ def _install(staging: Path, out_dir: Path) -> None:
     for folder in old:
         shutil.rmtree(folder, ignore_errors=True)
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def _instrument_text(df: pd.DataFrame, extractor: str) -> str:
+    """Which network measured these runs, by name and weights: the instrument a reader compares against."""
+    from ..instruments import manifest
+
+    weights = ", ".join(f"`{w}`" for w in dict.fromkeys(df["feature_extractor_weights"].dropna())) or "not recorded"
+    text = f"Scores use the feature extractor **{extractor}** (weights {weights})"
+    if extractor in manifest():
+        shipped = manifest()[extractor].get("module_hash")
+        text += (f": a classifier of the {_values(df, 'dataset')} images, not Inception, so not comparable with "
+                 "published IS/FID. " + ("These are the weights regbench ships, so a rerun anywhere measures with "
+                                        "the same network." if shipped and weights == f"`{shipped}`" else
+                                        f"regbench now ships other weights (`{shipped}`): rerun these runs to "
+                                        "compare them with new ones."))
+    return text + ("" if text.endswith(".") else ".")
 
 
 def _instrument_warning(groups: dict[tuple, list[dict]]) -> list[Block]:

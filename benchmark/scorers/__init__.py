@@ -10,7 +10,6 @@ maintainer command that regenerates them (deterministically on one machine):
 from __future__ import annotations
 
 import hashlib
-import json
 from functools import partial
 from pathlib import Path
 
@@ -20,8 +19,10 @@ from ..data import digits_split, fashion_mnist_split
 from ..errors import FeatureExtractorUnavailable
 from .classifier import ClassifierFeatureExtractor, ClassifierNet, ClassifierSpec, prepare
 
-WEIGHTS = Path(__file__).parent / "weights"
-MANIFEST = WEIGHTS / "manifest.json"
+from .. import instruments
+
+WEIGHTS = instruments.WEIGHTS
+MANIFEST = instruments.MANIFEST
 
 SCORERS = {spec.name: spec for spec in [
     ClassifierSpec(name="digits-cnn", version=2, dataset="digits", size=8, channels=(32, 64, 128),
@@ -39,10 +40,7 @@ def file_sha256(path: Path) -> str:
 
 
 def manifest() -> dict:
-    try:
-        return json.loads(MANIFEST.read_text())
-    except FileNotFoundError:
-        return {}
+    return instruments.manifest(MANIFEST)  # this module's MANIFEST: tests point it at a copy
 
 
 def weights_path(name: str) -> Path:

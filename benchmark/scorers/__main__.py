@@ -84,7 +84,7 @@ def write_weights(spec, net, accuracy: float, folder: Path) -> dict:
 
 
 def _validate(args) -> int:
-    from .validate import figure, validate, verdicts
+    from .validate import figure, summary, validate, verdicts
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -102,6 +102,9 @@ def _validate(args) -> int:
         (out / f"{name}.md").write_text(text)
         print(text)
     figure(tables, out / "validation.png")
+    from . import manifest as pinned
+
+    (out / "summary.md").write_text(summary(tables, {n: pinned()[n]["test_accuracy"] for n in args.names}))
     for line in failed:
         print(f"FAILED {line}", file=sys.stderr)
     return 1 if failed else 0

@@ -160,3 +160,34 @@ def figure(tables: list[pd.DataFrame], path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}"
+
+
+def summary(tables: list[pd.DataFrame], accuracies: dict[str, float]) -> str:
+    """The scorers side by side, one markdown row per check (docs/protocol.md quotes it)."""
+    def row(label, cells):
+        return f"| {label} | " + " | ".join(cells) + " |"
+
+    def at(t, check, column, strengths=None):
+        part = t[t["check"] == check]
+        if strengths is not None:
+            part = part.set_index("strength").loc[list(strengths)].reset_index()
+        return " / ".join(_fmt(v) for v in part[column])
+
+    names = [t["scorer"].iloc[0] for t in tables]
+    lines = ["| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names),
+             row("test accuracy", [f"{accuracies[n]:.4f}" for n in names]),
+             row("floor (train vs train) / held-out FID",
+                 [f"{at(t, 'floor: train vs train', 'fid')} / {at(t, 'held-out split', 'fid')}" for t in tables])]
+    for kind in CORRUPTIONS:
+        ends = (CORRUPTIONS[kind][0], CORRUPTIONS[kind][-1])
+        lines.append(row(f"FID at the mildest / strongest {kind.replace('gaussian ', '')}",
+                         [at(t, kind, "fid", ends) for t in tables]))
+    for column, label in (("fid", "FID"), ("inception_score_mean", "IS"), ("recall", "recall")):
+        lines.append(row(f"{label} with 10 / 5 / 2 / 1 classes",
+                         [at(t, "classes kept", column, CLASS_COUNTS) for t in tables]))
+    lines.append(row("precision with 10 / 1 classes", [at(t, "classes kept", "precision", (10, 1)) for t in tables]))
+    return "\n".join(lines) + "\n"
