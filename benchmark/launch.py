@@ -267,7 +267,7 @@ def _stays(group: list[RunSpec]) -> str:
     return "it stays unfinished" if len(group) == 1 else "they stay unfinished"
 
 
-def plan(suite: Suite, specs: list[RunSpec], fuse: int = 1) -> dict:
+def plan(suite: Suite, specs: list[RunSpec], fuse: int | str = 1) -> dict:
     """What this sweep is to produce, for a report of partial results to name the runs still missing."""
     return {"suite": suite.name, "path": suite.path, "suite_sha256": suite.source_sha256,
             "written": time.strftime("%Y-%m-%dT%H:%M:%S"), "success_fid": suite.success_fid, "fuse": fuse,
@@ -278,8 +278,8 @@ def plan(suite: Suite, specs: list[RunSpec], fuse: int = 1) -> dict:
 def run_suite(suite: Suite, *, results_root: Path = Path("results"), workers: int = 1, progress: bool = True,
               resources: Resources | None = None, retry_failed: bool = False, launcher: str = "local",
               cluster: ClusterOptions | None = None, slurm_options: SlurmOptions | None = None,
-              fuse: int | None = None) -> SweepSummary:
-    """``fuse``: the most runs per fused group (None: the suite's ``fuse``; 1: every run alone)."""
+              fuse: int | str | None = None) -> SweepSummary:
+    """``fuse``: the most runs per fused group (None: the suite's ``fuse``; 1: every run alone; auto: where it pays)."""
     results_dir = Path(results_root) / suite.name
     with FolderLock(results_dir):
         return _run_locked(suite, results_dir=results_dir, workers=workers, progress=progress,
@@ -290,7 +290,7 @@ def run_suite(suite: Suite, *, results_root: Path = Path("results"), workers: in
 
 def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool, resources: Resources | None,
                 retry_failed: bool, launcher: str, cluster: ClusterOptions,
-                slurm_options: SlurmOptions, fuse: int) -> SweepSummary:
+                slurm_options: SlurmOptions, fuse: int | str) -> SweepSummary:
     specs = expand(suite)
     pending_runs = pending(specs, results_dir, retry_failed=retry_failed)
     summary = SweepSummary(results_dir=results_dir, skipped=len(specs) - len(pending_runs))

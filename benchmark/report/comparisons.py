@@ -25,7 +25,11 @@ METRICS = {"fid": "fid", "is": "inception_score_mean", "kid": "kid_mean"}  # pre
 # noise) score 300-1,500: 150 lies in the gap. CIFAR-10 and STL-10 with Inception: twice the worst FID the
 # paper reports for a standard CNN that trained (Table 2: 56.3 on CIFAR-10, batch norm; 75.6 on STL-10, layer
 # norm), rounded, against a real-data floor of about 8; a collapsed generator scores well above either.
-SUCCESS_FID = {("digits", "digits-cnn"): 150.0, ("cifar10", "inception"): 110.0, ("stl10", "inception"): 150.0}
+# Fashion-MNIST scored by fashion-cnn (provisional, from one quick sweep and the scorer's validation): the
+# held-out split scores 0.6, the test images of 5 of the 10 classes 289, Gaussian noise (sd 0.3) 647; runs
+# that draw recognisable clothing after 1,000 updates score 99-112, and the same runs at 250 updates 200-380.
+SUCCESS_FID = {("digits", "digits-cnn"): 150.0, ("fashion_mnist", "fashion-cnn"): 200.0,
+               ("cifar10", "inception"): 110.0, ("stl10", "inception"): 150.0}
 
 
 def default_success_fid(dataset: str, extractor: str) -> float | None:

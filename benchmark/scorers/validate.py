@@ -147,7 +147,7 @@ def figure(tables: list[pd.DataFrame], path) -> None:
         ax = row[3]
         x = range(len(drop))
         ax.plot(x, drop["fid"], "o-", color="C0", label="FID")
-        ax.set(title=f"{name}: classes kept", xticks=list(x), xticklabels=[str(k) for k in drop["strength"]],
+        ax.set(title=f"{name}: classes kept", xticks=list(x), xticklabels=[f"{k:g}" for k in drop["strength"]],
                ylabel="FID")
         twin = ax.twinx()
         twin.plot(x, drop["inception_score_mean"] / drop["inception_score_mean"].max(), "s--", color="C1",
