@@ -226,3 +226,16 @@ def test_the_protocols_instrument_table_is_the_committed_validation():
     accuracies = {n: e["test_accuracy"] for n, e in manifest().items()}
     assert summary(tables, accuracies) in (ROOT / "docs" / "protocol.md").read_text()
     assert (ROOT / "docs" / "instruments" / "validation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_readme_fashion_quick_numbers_are_the_committed_reports():
+    folder = REPORTS / "fashion-mnist-quick"
+    scores = table("fashion-mnist-quick", "scores").set_index("regularizer")["fid_median"]
+    assert [f"{scores[r]:.1f}" for r in ("wgan_gp", "none", "spectral_norm")] == ["61.9", "99.2", "111.8"]
+    assert "FID 61.9 (WGAN-GP), 99.2 (`none`) and 111.8 (spectral norm) against 1.11" in README
+    best = table("fashion-mnist-quick", "best")
+    assert f"{float(best.iloc[0]['best FID (fashion-cnn)']):.2f}" == "1.11" and "n=2000" in best.iloc[0]["regularizer"]
+    import json
+    results = [json.loads(p.read_text()) for p in (folder / "results" / "fashion-mnist-quick").glob("*.json")]
+    assert {r["feature_extractor_weights"] for r in results} == {"a4e5fe69ca08aa7e"}
+    assert {r["steps_done"] for r in results} == {1000} and len(results) == 3
