@@ -1,10 +1,11 @@
 """Whether fusing pays: the default (``fuse: auto``) decides per group from the model's cost and the device.
 
-Measured on a 2-core CPU (one thread, n_dis 5, separate D passes; `make perf`'s fused rows): a fused group of
-10 seeds trains each member 1.8-2.0x as fast as a solo run at the digits' 0.53 GFLOP per generator update,
-0.98-1.19x at the 32x32 standard CNN's 8.9 GFLOP (width 1/8), and 0.65x at 35 GFLOP (width 1/4). Small
-models leave a CPU core's vector units idle between ops, and fusing fills them; a model that already keeps the
-core busy only adds the grouped convolutions' overhead. So on a CPU, fuse below ``CPU_GFLOP`` per update.
+Measured on 2-core CPUs (one thread, separate D passes; `make perf`'s fused rows, reports/perf/perf.md): a fused
+group of 10 seeds trains each member 1.5-2.0x as fast as a solo run on the digits' model (0.17 GFLOP per
+generator update at n_dis 1, 0.54 at n_dis 5; AMD EPYC), but 0.95x on Fashion-MNIST's 32x32 model at width 1/8
+and n_dis 1 (2.9 GFLOP), 1.00x at n_dis 5 (9.1), and 0.70-0.72x at width 1/4 (11-36 GFLOP; Intel Xeon). Small
+models leave a core's vector units idle between ops, and fusing fills them; a model that already keeps the core
+busy only adds the grouped convolutions' overhead. So on a CPU, fuse below ``CPU_GFLOP`` per update.
 
 On a GPU, a small model leaves most of the device idle, which is where HFTA (Wang et al., MLSys 2021) measured
 fusing at its best; regbench has not measured the crossover there, so CUDA fuses every group and says so
@@ -18,7 +19,7 @@ from functools import lru_cache
 import torch
 
 AUTO_SIZE = 10  # members per group when fusing pays (the digits measurements' size)
-CPU_GFLOP = 4.0  # between 0.53 (pays 1.8-2.0x) and 8.9 GFLOP (breaks even, 0.98-1.19x) per generator update
+CPU_GFLOP = 1.5  # between 0.54 (fusing pays 1.5-2.0x) and 2.9 GFLOP per generator update (it does not: 0.95x)
 
 
 @dataclass(frozen=True)

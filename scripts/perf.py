@@ -232,7 +232,7 @@ How to read it:
 - Fashion-MNIST's model: the standard CNN at 32x32 on one channel, solo and fused by 10, at widths 1/8 and
   1/4; GFLOP per update counted by torch.utils.flop_counter (benchmark/fusing.py), achieved GFLOP/s against
   one thread's float32 matmul peak (2048 x 2048), measured in the same process. `fuse: auto` fuses on a CPU
-  below 4 GFLOP per update.
+  below 1.5 GFLOP per update.
 - ceiling: the two vCPUs of a small VM slow each other down; the best sweep ratio 2 workers can reach
   there is (2 copies at once) / (2 x alone), which bounds the sweep row.
 """
@@ -300,8 +300,11 @@ def main() -> None:
         # the machine line stays the one the other rows were measured on; these rows name their own
         old_machine = next((line[len("Machine: "):] for line in previous.splitlines() if line.startswith("Machine: ")),
                            here)
-        when += (f" (rows {', '.join(args.only)}" + (f", on {here}" if old_machine != here else "")
-                 + "; the others as before)")
+        # and so does what was said of when each kind of row was measured
+        old_when = next((line for line in previous.splitlines() if line.startswith("Measured ")), "")
+        old_when = old_when.split(" (repetitions x updates")[0] or "Measured earlier by `make perf`"
+        when = (f"{old_when}; rows {', '.join(args.only)} on {time.strftime('%Y-%m-%d')} by `scripts/perf.py "
+                f"--only {' '.join(args.only)}`" + (f" on {here}" if old_machine != here else ""))
         here = old_machine
     table = "\n".join([*header, *("| " + " | ".join(r) + " |" for r in rows)])
     text = (f"# regbench performance\n\nMachine: {here}\n\n{when} (repetitions x updates timed as each row "

@@ -253,7 +253,7 @@ def gray32_rows(reps: int, steps: int, k: int = 10) -> list[Row]:
     core's matmul peak (FLOPs counted by torch.utils.flop_counter, the regularizer's own excluded)."""
     import multiprocessing
 
-    from benchmark.fusing import update_gflop
+    from benchmark.fusing import CPU_GFLOP, update_gflop
 
     rows = []
     ctx = multiprocessing.get_context("spawn")
@@ -273,5 +273,5 @@ def gray32_rows(reps: int, steps: int, k: int = 10) -> list[Row]:
                     f"solo: {spread(solo)}, {rate['solo']:.1f} GFLOP/s ({rate['solo'] / peak:.0%} of the core's "
                     f"{peak:.0f} GFLOP/s matmul peak)",
                     f"fused {statistics.median(solo) / statistics.median(fused):.2f}x solo's throughput; "
-                    f"fuse auto: {'fuse' if gflop < 4 else 'alone'}"))
+                    f"fuse auto: {'fuse' if gflop < CPU_GFLOP else 'alone'}"))
     return rows

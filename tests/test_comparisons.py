@@ -13,7 +13,7 @@ from benchmark.report.comparisons import (best_settings, budget_table, critical_
 from benchmark.report.findings import check_findings
 from benchmark.report.stats import (Power, expected_best, expected_best_brute_force, holm, iqm_ci, mean_ci,
                                     median_ci, mw_p_brute_force, mw_p_less, mw_p_two_sided,
-                                    probability_of_improvement, success_rate)
+                                    p_better_interval, probability_of_improvement, success_rate)
 from benchmark.report.tables import runs_frame
 
 SETTINGS = {name: paper.settings()[name] for name in "ABCDEF"}
@@ -88,12 +88,30 @@ def test_probability_of_improvement_is_the_effect_size_not_the_verdict():
     assert probability_of_improvement([np.inf, np.inf], [900.0, 950.0])["p_a_better"] == 0.0  # diverged loses
     mixed = probability_of_improvement([1, 5, 3, 8], [4, 2, 6, 7])
     assert mixed["p_a_better"] == pytest.approx(9 / 16) and mixed["ci_low"] < 0.5 < mixed["ci_high"]
-    rng = np.random.default_rng(0)  # a plain percentile bootstrap of P, written out: the interval must agree
-    resampled = []
-    for _ in range(4000):
-        a, b = rng.choice([1, 5, 3, 8], 4), rng.choice([4, 2, 6, 7], 4)
-        resampled.append(np.mean(a[:, None] < b[None, :]))  # no ties within these values
-    assert (mixed["ci_low"], mixed["ci_high"]) == pytest.approx(tuple(np.quantile(resampled, [0.025, 0.975])), abs=0.07)
+    # Newcombe's method 5 at 10 v 10, by hand: the interval's ends solve |P - t| = z sqrt(V(t))
+    low, high = p_better_interval(0.74, 10, 10)
+    for t in (low, high):
+        v = t * (1 - t) / 100 * (1 + 9 * (1 - t) / (2 - t) + 9 * t / (1 + t))
+        assert abs(0.74 - t) == pytest.approx(1.959964 * math.sqrt(v), abs=1e-6)
+    separated = probability_of_improvement(np.arange(10), np.arange(10) + 100)
+    assert separated["p_a_better"] == 1.0 and 0.75 < separated["ci_low"] < 0.85 and separated["ci_high"] == 1.0
+
+
+@pytest.mark.parametrize("theta", [0.5, 0.9, 0.97, 0.99])
+def test_the_p_interval_keeps_its_coverage_near_the_boundary_at_10_v_10(theta):
+    """A percentile bootstrap gives [1.00, 1.00] whenever every pair favours A (60 of digits-paper's 336 pairs):
+    no interval at all. Newcombe's keeps >= 0.9 coverage up to P = 0.99 (simulated: normal scores shifted so
+    that P(A < B) = theta)."""
+    from scipy import stats as st
+
+    rng = np.random.default_rng(int(theta * 1000))
+    shift = math.sqrt(2) * st.norm.ppf(theta)
+    hits = 0
+    for _ in range(1000):
+        a, b = rng.normal(0, 1, 10), rng.normal(shift, 1, 10)
+        low, high = p_better_interval(float((a[:, None] < b[None, :]).mean()), 10, 10)
+        hits += low <= theta <= high
+    assert hits / 1000 >= 0.9
 
 
 def test_holm_matches_the_step_down_by_hand():

@@ -54,4 +54,4 @@ def test_plan_says_what_auto_decided(tmp_path):
     done = subprocess.run([sys.executable, "-m", "benchmark", "plan", str(path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "fuse auto: 2 groups (2 of 1)" in done.stdout
-    assert "auto: alone: 9.08 GFLOP per update >= 4 on cpu" in done.stdout
+    assert "auto: alone: 9.08 GFLOP per update >= 1.5 on cpu" in done.stdout

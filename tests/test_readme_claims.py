@@ -239,3 +239,21 @@ def test_the_readme_fashion_quick_numbers_are_the_committed_reports():
     results = [json.loads(p.read_text()) for p in (folder / "results" / "fashion-mnist-quick").glob("*.json")]
     assert {r["feature_extractor_weights"] for r in results} == {"a4e5fe69ca08aa7e"}
     assert {r["steps_done"] for r in results} == {1000} and len(results) == 3
+
+
+def test_the_readme_fuse_auto_threshold_is_what_the_perf_rows_measured():
+    from benchmark.fusing import CPU_GFLOP
+
+    rows = {}
+    for line in (REPORTS / "perf" / "perf.md").read_text().splitlines():
+        m = re.match(r"\| Fashion-MNIST's model, width 1/(\d), n_dis (\d) .*?; ([\d.]+) GFLOP per update;.*"
+                     r"\| fused ([\d.]+)x solo's throughput; fuse auto: (\w+) \|", line)
+        if m:
+            rows[(int(m.group(1)), int(m.group(2)))] = (float(m.group(3)), float(m.group(4)), m.group(5))
+    assert len(rows) == 4
+    for gflop, speedup, decision in rows.values():
+        assert decision == ("fuse" if gflop < CPU_GFLOP else "alone")
+        assert gflop >= CPU_GFLOP and speedup <= 1.0  # where auto keeps runs alone, fusing did not pay
+    small = [rows[(8, 1)], rows[(8, 5)]]
+    assert f"{small[0][0]:.1f}-{small[1][0]:.1f} GFLOP, where fusing is {small[0][1]:.2f}-{small[1][1]:.2f}x" in README
+    assert f"under {CPU_GFLOP:g} GFLOP" in README

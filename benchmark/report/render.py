@@ -6,6 +6,7 @@ architecture and feature extractor) are compared in one section, whichever suite
 """
 from __future__ import annotations
 
+
 import datetime as dt
 import json
 import os
@@ -123,6 +124,7 @@ def _statistics_text(df: pd.DataFrame, threshold: float | None, source: str) -> 
                     "No success threshold is known for this dataset and feature extractor, so every finished run "
                     "counts as trained (`regbench report --success-fid X` sets one)")
     least_p = smallest_p(least, least) if least else float("nan")
+    pairs = math.comb(max(df["regularizer"].nunique(), 2), 2)
     return (
         "**How to read the numbers.** GAN runs either train or collapse, so a cell (a regularizer at a setting) "
         "is summarized by its **median FID** with a distribution-free 95% interval between order statistics "
@@ -132,9 +134,10 @@ def _statistics_text(df: pd.DataFrame, threshold: float | None, source: str) -> 
         "regularizers are **separated** when the exact Mann-Whitney test (ties and diverged runs counted "
         f"exactly) gives p <= {ALPHA} after Holm's correction over the comparisons made: every pair of one "
         "setting, or every comparison of one finding. The effect size is P(A's FID < B's FID) over run pairs "
-        f"with a bootstrap interval (Agarwal et al. 2021). With {least} runs a side the least one-sided p-value "
-        f"any difference can give is {least_p:.2g} (two-sided {min(1, 2 * least_p):.2g}): fewer runs cannot "
-        "separate anything after correction. Findings state their hypothesis (superiority, or non-inferiority "
+        "(Agarwal et al. 2021) with Newcombe's 95% interval, which keeps its coverage when every pair favours one "
+        f"side. With {least} runs a side the least one-sided p-value any difference can give is {least_p:.2g} "
+        f"(two-sided {min(1, 2 * least_p):.2g}), so a setting's {pairs} pairs can separate one only when "
+        f"{pairs} x {min(1, 2 * least_p):.2g} <= {ALPHA} (Holm's first step). Findings state their hypothesis (superiority, or non-inferiority "
         "with a margin) and an inconclusive one says how many seeds would decide it. Means with Student's t "
         "intervals stay in `tables/scores.csv` for those who want them.")
 
