@@ -1,16 +1,21 @@
 """The paper's qualitative findings, checked on any results: each finding is data in paper.yaml (what it claims
 and the hypothesis that tests it); each rule here turns a runs frame into a verdict with the numbers behind it.
 
-Every comparison is an exact one-sided Mann-Whitney test on FID (stats.mw_p_less), Holm-corrected over the
-finding's comparisons (its family). A finding is a **superiority** claim (A's FIDs are lower than B's) or a
-**non-inferiority** claim with a margin m (A's FIDs are at most (1 + m) times B's: tested as A against B's FIDs
-scaled by 1 + m, so only rejecting inferiority reproduces it; failing to find a difference does not).
+A finding is a **superiority** claim (A's FIDs are lower than B's: an exact one-sided Mann-Whitney test,
+stats.mw_p_less) or a **non-inferiority** claim with a margin m (A's median FID is at most (1 + m) times B's:
+tested on that scale, the ratio of medians, with distribution-free order-statistic bounds,
+stats.median_ratio_p; only rejecting inferiority reproduces it, failing to find a difference does not).
 
-Verdicts: ``reproduced`` (every comparison significant in the claim's favour after correction); ``not
-reproduced`` (one significant against it); ``inconclusive`` (neither: the row says the smallest effect these
-seeds detect with 80% power and how many seeds the observed effect needs); ``not applicable`` (the results lack
-a regularizer or setting the finding needs, or nothing trained where it compares). Settings a finding names but
-the results lack, and settings where nothing trained, are named in its scope.
+Every finding is a conjunction ("at every setting", "each of"), so it is reproduced only if every comparison
+is significant in its favour, each at 0.05: an intersection-union test, which needs no correction in that
+direction. Against the claim one failing comparison suffices (a union), so that direction is Holm-corrected
+over the finding's comparisons.
+
+Verdicts: ``reproduced`` (every comparison in the claim's favour); ``not reproduced`` (one significantly
+against it); ``inconclusive`` (neither: the row says the smallest effect these seeds detect with 80% power and
+how many seeds the observed effect needs); ``not applicable`` (the results lack a regularizer or setting the
+finding needs, or nothing trained where it compares). Settings a finding names but the results lack, and
+settings where nothing trained, are named in its scope.
 """
 from __future__ import annotations
 
@@ -24,8 +29,8 @@ import pandas as pd
 from .. import paper
 from .tables import timing_basis
 from .comparisons import fid_scores, regularizers_of, settings_of, trained
-from .stats import (ALPHA, MAX_SEEDS, Power, holm, log_residuals, mean_ci, mw_p_less, probability_of_improvement,
-                    smallest_p)
+from .stats import (ALPHA, MAX_SEEDS, Power, holm, log_residuals, mean_ci, median_ratio_ci, median_ratio_p, mw_p_less,
+                    probability_of_improvement, seeds_needed_resampled, smallest_p)
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_APPLICABLE = "reproduced", "not reproduced", "inconclusive", "not applicable"
 
@@ -43,8 +48,11 @@ class Comparison:
     adjusted_against: float = math.nan
 
     def test(self) -> None:
-        self.p_for = mw_p_less(self.better, self.worse * self.factor)
-        self.p_against = mw_p_less(self.worse * self.factor, self.better)
+        if self.factor == 1:
+            self.p_for = mw_p_less(self.better, self.worse)
+            self.p_against = mw_p_less(self.worse, self.better)
+        else:  # non-inferiority: the ratio of medians, the scale the claim is stated on
+            self.p_for, self.p_against = median_ratio_p(self.better, self.worse, self.factor)
 
     @property
     def sign(self) -> int:
@@ -58,15 +66,24 @@ class Comparison:
         return log_median(self.worse * self.factor) - log_median(self.better)
 
     def text(self) -> str:
-        poi = probability_of_improvement(self.better, self.worse)
-        ci = "" if math.isnan(poi["ci_low"]) else f" [{poi['ci_low']:.2f}, {poi['ci_high']:.2f}]"
+        if self.factor == 1:
+            poi = probability_of_improvement(self.better, self.worse)
+            ci = "" if math.isnan(poi["ci_low"]) else f" [{poi['ci_low']:.2f}, {poi['ci_high']:.2f}]"
+            effect = f"P = {poi['p_a_better']:.2f}{ci}"
+        else:
+            ratio, low, high = median_ratio_ci(self.better, self.worse)
+            effect = f"median ratio {_ratio(ratio)} [{_ratio(low)}, {_ratio(high)}]"
         return (f"{self.label}: median FID {_num(np.median(self.better))} vs {_num(np.median(self.worse))}, "
-                f"P = {poi['p_a_better']:.2f}{ci}, p = {_p(self.p_for)} (Holm {_p(self.adjusted_for)}), "
+                f"{effect}, p = {_p(self.p_for)} (against: Holm {_p(self.adjusted_against)}), "
                 f"n {len(self.better)} vs {len(self.worse)}")
 
 
 def _num(x: float) -> str:
     return "inf (diverged)" if not np.isfinite(x) else f"{x:.0f}" if x >= 100 else f"{x:.1f}"
+
+
+def _ratio(x: float) -> str:
+    return "inf" if not np.isfinite(x) else f"{x:.2f}"
 
 
 def _p(p: float) -> str:
@@ -80,6 +97,7 @@ class Outcome:
     untrained: dict[str, list[str]] = field(default_factory=dict)  # setting -> the regularizers none of whose runs trained
     evidence: list[str] = field(default_factory=list)  # numbers beyond the comparisons (cost)
     verdict: str | None = None  # set by rules that decide without comparisons
+    untested: dict[str, str] = field(default_factory=dict)  # setting the finding names -> why it was not tested
 
 
 @dataclass
@@ -95,6 +113,7 @@ def _settings(ctx: Context, rule: dict, out: Outcome) -> list[str]:
     missing = [s for s in wanted if s not in settings_of(ctx.df)]
     if missing:
         out.notes.append(f"setting{'s' if len(missing) > 1 else ''} {', '.join(missing)} not in these results")
+        out.untested.update({s: "not in these results" for s in missing})
     return [s for s in wanted if s not in missing]
 
 
@@ -104,6 +123,7 @@ def _nothing_trained(ctx: Context, setting: str, names, out: Outcome) -> bool:
         return False
     here = out.untrained.setdefault(setting, [])
     here += [n for n in names if n not in here]
+    out.untested.setdefault(setting, "nothing trained")
     return True
 
 
@@ -122,15 +142,17 @@ def beats(ctx: Context, rule: dict) -> Outcome:
             mine, theirs = fid_scores(ctx.df, a, setting), fid_scores(ctx.df, b, setting)
             if not (len(mine) and len(theirs)):
                 out.notes.append(f"no runs of {a if not len(mine) else b} at {setting}")
+                out.untested.setdefault(setting, f"no runs of {a if not len(mine) else b}")
             elif not _nothing_trained(ctx, setting, (a, b), out):
                 out.comparisons.append(Comparison(f"{setting}: {a} < {b}", mine, theirs))
     return out
 
 
 def _best_other(ctx: Context, a: str, setting: str) -> str | None:
-    """The regularizer other than ``a`` with the lowest median FID at a setting, among those that trained."""
-    others = {r: x for r in regularizers_of(ctx.df) if r != a and trained(x := fid_scores(ctx.df, r, setting),
-                                                                        ctx.threshold)}
+    """The regularizer other than ``a`` with the lowest median FID at a setting, among those that trained; if
+    none of them trained, among all that ran (``a`` alone training there is a comparison too, and counts)."""
+    ran = {r: x for r in regularizers_of(ctx.df) if r != a and len(x := fid_scores(ctx.df, r, setting))}
+    others = {r: x for r, x in ran.items() if trained(x, ctx.threshold)} or ran
     return min(others, key=lambda r: (float(np.median(others[r])), r)) if others else None
 
 
@@ -142,10 +164,14 @@ def non_inferior(ctx: Context, rule: dict) -> Outcome:
         mine = fid_scores(ctx.df, a, setting)
         if not len(mine):
             out.notes.append(f"no runs of {a} at {setting}")
+            out.untested[setting] = f"no runs of {a}"
             continue
         best = _best_other(ctx, a, setting)
         if best is None:
-            _nothing_trained(ctx, setting, regularizers_of(ctx.df), out)
+            out.notes.append(f"only {a} ran at {setting}")
+            out.untested[setting] = f"only {a} ran"
+            continue
+        if _nothing_trained(ctx, setting, (a, best), out):
             continue
         out.comparisons.append(Comparison(f"{setting}: {a} <= {factor:g} x {best}", mine,
                                           fid_scores(ctx.df, best, setting), factor))
@@ -167,7 +193,12 @@ def degrades_with_n_dis(ctx: Context, rule: dict) -> Outcome:
         out.notes.append(f"needs settings at {rule['base']}'s lr and betas with two n_dis values or more; found "
                          f"n_dis {', '.join(map(str, n_dis)) or 'none'}")
         return out
-    at = {n: sorted(same.loc[same["n_dis"] == n, "setting"].unique())[0] for n in (n_dis[0], n_dis[-1])}
+    at = {}
+    for n in (n_dis[0], n_dis[-1]):
+        candidates = sorted(same.loc[same["n_dis"] == n, "setting"].unique())
+        at[n] = candidates[0]
+        if len(candidates) > 1:
+            out.notes.append(f"n_dis {n} read at {candidates[0]} (of {', '.join(candidates)}: the first by name)")
     lo, hi = at[n_dis[0]], at[n_dis[-1]]
     steps = {s: sorted(set(df.loc[df["setting"] == s, "steps"].dropna().astype(int))) for s in (lo, hi)}
     if steps[lo] != steps[hi]:
@@ -206,6 +237,8 @@ def cost(ctx: Context, rule: dict) -> Outcome:
             ratios = [t / times[(base, s, seed)] for (r, s, seed), t in times.items()
                       if r == reg and (base, s, seed) in times.index]
             if not ratios:
+                out.notes.append(f"no {reg} timing pairs with {base} under the timing basis ({timing.label})")
+                signs.append(0)
                 continue
             mean, low, high = mean_ci(ratios)
             out.evidence.append(f"{reg}: {mean:.2f}x {base}" + ("" if np.isnan(low) else f" [{low:.2f}, {high:.2f}]")
@@ -217,7 +250,12 @@ def cost(ctx: Context, rule: dict) -> Outcome:
                 signs.append(1 if high <= limit else -1 if low > limit else 0)
             else:
                 signs.append(1 if low >= limit else -1 if high < limit else 0)
-    out.verdict = (NOT_APPLICABLE if not signs else NOT_REPRODUCED if -1 in signs
+    boots = {e.get("boot_id") for e in timed.get("environment", []) if isinstance(e, dict)} - {None}
+    if len(boots) > 1:  # two machine boots run at different speeds: a ratio across them is not only a cost
+        out.notes.append(f"timings from {len(boots)} machine boots: a ratio may pair runs timed on different "
+                         "machines, so it cannot reproduce the finding")
+        signs = [0 if s == 1 else s for s in signs]
+    out.verdict = (NOT_APPLICABLE if not out.evidence else NOT_REPRODUCED if -1 in signs
                    else REPRODUCED if all(s == 1 for s in signs) else INCONCLUSIVE)
     return out
 
@@ -237,39 +275,38 @@ def _decide(out: Outcome) -> str:
         return NOT_APPLICABLE
     for c in comparisons:
         c.test()
-    for attr in ("for", "against"):  # a family per direction: Holm over the finding's comparisons
-        for c, adj in zip(comparisons, holm([getattr(c, f"p_{attr}") for c in comparisons])):
-            setattr(c, f"adjusted_{attr}", float(adj))
+        c.adjusted_for = c.p_for  # an intersection-union test: every comparison at 0.05, no correction
+    for c, adj in zip(comparisons, holm([c.p_against for c in comparisons])):  # a union: Holm
+        c.adjusted_against = float(adj)
     signs = [c.sign for c in comparisons]
     return NOT_REPRODUCED if -1 in signs else REPRODUCED if all(s == 1 for s in signs) else INCONCLUSIVE
 
 
 def _power_text(out: Outcome, power: Power) -> tuple[str, float | None, int | None]:
-    """For an inconclusive finding: at Holm's strictest level (0.05 / comparisons), the smallest factor between
-    medians its runs detect with 80% power, and the seeds per cell the observed effect needs; from the undecided
-    comparison that needs the most."""
+    """For an inconclusive finding, from its undecided comparison that needs the most: the smallest factor
+    between medians its runs detect with 80% power at 0.05 (the pooled shift model, stats.Power), and the
+    seeds per cell that reproduce the claim with 80% power when runs are drawn from the observed cells
+    themselves (stats.seeds_needed_resampled: their collapse and bimodality kept), or that none will."""
     undecided = [c for c in out.comparisons if c.sign == 0]
     if not undecided:
         return "-", None, None
-    alpha = ALPHA / len(out.comparisons)
-    needs = [(c, power.seeds_needed(c.log_shift, alpha)) for c in undecided]
+    needs = [(c, seeds_needed_resampled(c.better, c.worse, ALPHA, factor=c.factor)) for c in undecided]
     c, needed = max(needs, key=lambda cn: math.inf if cn[1] is None else cn[1])
-    detect = power.smallest_detectable(len(c.better), len(c.worse), alpha)
+    detect = power.smallest_detectable(len(c.better), len(c.worse), ALPHA)
     where = c.label.split(":")[0]
-    level = f"At alpha {alpha:.2g} (0.05 / {len(out.comparisons)} comparisons), {len(c.better)} vs {len(c.worse)} runs"
+    level = f"At 0.05, {len(c.better)} vs {len(c.worse)} runs"
     can = (f"{level} can detect no effect: the least p-value they can give is "
            f"{smallest_p(len(c.better), len(c.worse)):.2g}" if not math.isfinite(detect)
-           else f"{level} detect a {detect:.2g}x difference in median FID with 80% power")
+           else f"{level} detect a {detect:.2g}x difference in median FID with 80% power (a pure shift)")
+    observed = f"{math.exp(c.log_shift):.2g}x" if math.isfinite(c.log_shift) else "observed"
     if needed is None:
-        decide = (f"at {where} the observed medians do not favour the claim ({math.exp(c.log_shift):.2g}x), so more "
-                  "seeds are not expected to reproduce it")
-    elif needed > MAX_SEEDS:
-        decide = f"the observed {math.exp(c.log_shift):.2g}x at {where} needs more than {MAX_SEEDS} seeds per cell"
+        decide = (f"drawing runs from the observed cells at {where} ({observed} in the claim's favour), not even "
+                  f"{MAX_SEEDS} seeds per cell reach 80% power: not attainable")
     elif needed <= min(len(c.better), len(c.worse)):
-        decide = (f"against the observed {math.exp(c.log_shift):.2g}x at {where}, {needed} seeds per cell already have "
-                  "80% power: these runs fell short by chance, and more seeds would likely decide it")
+        decide = (f"drawing runs from the observed cells at {where}, {needed} seeds per cell already have 80% "
+                  "power: these runs fell short by chance, and more seeds would likely decide it")
     else:
-        decide = f"the observed {math.exp(c.log_shift):.2g}x at {where} needs about {needed} seeds per cell"
+        decide = f"drawing runs from the observed cells at {where}, about {needed} seeds per cell reach 80% power"
     return f"{can}; {decide}.", detect, needed
 
 
@@ -279,8 +316,38 @@ def _needs(rule: dict) -> set[str]:
     return {n for n in names if n}
 
 
-FINDING_COLUMNS = ["id", "finding", "source", "test", "verdict", "scope", "power", "smallest_detectable",
-                   "seeds_needed", "evidence"]
+FINDING_COLUMNS = ["id", "finding", "source", "test", "verdict", "verdict in full", "partial", "scope", "power",
+                   "smallest_detectable", "seeds_needed", "evidence"]
+
+
+def span(settings) -> str:
+    """Settings as a reader says them: runs of consecutive single letters as ranges (A-C, F), others listed."""
+    names = sorted(settings)
+    if not all(len(n) == 1 for n in names):
+        return ", ".join(names)
+    parts, run = [], [names[0]] if names else []
+    for n in names[1:]:
+        if ord(n) == ord(run[-1]) + 1:
+            run.append(n)
+        else:
+            parts.append(run)
+            run = [n]
+    if run:
+        parts.append(run)
+    return ", ".join(r[0] if len(r) == 1 else f"{r[0]}, {r[1]}" if len(r) == 2 else f"{r[0]}-{r[-1]}" for r in parts)
+
+
+def in_full(verdict: str, out: Outcome) -> tuple[str, bool]:
+    """The verdict with its scope in its own words ("reproduced at D, E (A-C, F: nothing trained)") when the
+    finding was tested at part of the settings it names; whether it was."""
+    tested = sorted({c.label.split(":")[0] for c in out.comparisons})
+    if verdict == NOT_APPLICABLE or not out.untested or not tested:
+        return verdict, False
+    by_reason: dict[str, list[str]] = {}
+    for setting, reason in out.untested.items():
+        by_reason.setdefault(reason, []).append(setting)
+    why = "; ".join(f"{span(ss)}: {reason}" for reason, ss in by_reason.items())
+    return f"{verdict} at {span(tested)} ({why})", True
 
 
 def check_findings(df: pd.DataFrame, findings: list[dict] | None = None, *, threshold: float | None = None
@@ -299,8 +366,10 @@ def check_findings(df: pd.DataFrame, findings: list[dict] | None = None, *, thre
         verdict = _decide(out)
         power, detect, needed = _power_text(out, ctx.power) if verdict == INCONCLUSIVE and out.comparisons else (
             "-", None, None)
+        full, partial = in_full(verdict, out)
         rows.append({"id": f["id"], "finding": f["text"], "source": f.get("source", ""),
-                     "test": TESTS[f["rule"]].format(**f), "verdict": verdict, "scope": _scope(out, threshold),
+                     "test": TESTS[f["rule"]].format(**f), "verdict": verdict, "verdict in full": full,
+                     "partial": partial, "scope": _scope(out, threshold),
                      "power": power, "smallest_detectable": detect, "seeds_needed": needed,
                      "evidence": "; ".join([c.text() for c in out.comparisons] + out.evidence) or "-"})
     return pd.DataFrame(rows, columns=FINDING_COLUMNS)

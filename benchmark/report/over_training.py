@@ -25,15 +25,21 @@ FID_RULES = ("beats", "non_inferior", "degrades_with_n_dis")  # cost is timing, 
 def fid_at(df: pd.DataFrame, fraction: Fraction) -> pd.DataFrame | None:
     """The runs frame with each run's FID as its history recorded it after ``fraction`` of its updates; None
     when some finished or diverged run recorded no FID at that update (history_every does not divide it).
-    A run that diverged later had not yet at that point, so it counts with the FID it had."""
+    A run that diverged later had not yet at that point, so it counts with the FID it had; one that diverged
+    earlier counts as diverged (FID +inf), as it does at the end."""
     runs = df[df["status"].isin(["ok", "diverged"])].copy()
     fids = []
-    for hist, steps in zip(runs.get("history", pd.Series([None] * len(runs), index=runs.index)), runs["steps"]):
+    done = runs["steps_done"] if "steps_done" in runs else pd.Series([None] * len(runs), index=runs.index)
+    for hist, steps, status, stopped in zip(runs.get("history", pd.Series([None] * len(runs), index=runs.index)),
+                                            runs["steps"], runs["status"], done):
         at = fraction * int(steps) if pd.notna(steps) else None
         evals = dict(zip(hist.get("eval_step", []), hist.get("eval", []))) if isinstance(hist, dict) else {}
-        if at is None or at.denominator != 1 or int(at) not in evals:
+        if at is not None and at.denominator == 1 and int(at) in evals:
+            fids.append(evals[int(at)].get("fid"))
+        elif status == "diverged" and at is not None and pd.notna(stopped) and int(stopped) < at:
+            fids.append(None)  # diverged before that point: FID +inf from there on, as at the end
+        else:
             return None
-        fids.append(evals[int(at)].get("fid"))
     runs["fid"] = [np.nan if f is None else float(f) for f in fids]
     runs["status"] = ["ok" if np.isfinite(f) else "diverged" for f in runs["fid"]]
     return runs

@@ -6,9 +6,9 @@ architecture and feature extractor) are compared in one section, whichever suite
 """
 from __future__ import annotations
 
-
 import datetime as dt
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -205,8 +205,10 @@ def _in_short(df: pd.DataFrame, pairs: pd.DataFrame, findings: pd.DataFrame, sco
     else:
         parts += [t for setting in settings_of(df) if (t := _leader_text(pairs, scores, setting, threshold))]
     counts = findings["verdict"].value_counts()
-    verdicts = ", ".join(f"{counts[v]} {v}" for v in ("reproduced", "not reproduced", "inconclusive",
-                                                      "not applicable") if v in counts)
+    partial = findings[findings["partial"].astype(bool)]["verdict"].value_counts()
+    verdicts = ", ".join(f"{counts[v]} {v}" + (f" ({partial[v]} of them at part of the settings named)"
+                                               if v in partial else "")
+                         for v in ("reproduced", "not reproduced", "inconclusive", "not applicable") if v in counts)
     least = int(seeds.min())
     cannot = 2 * smallest_p(least, least) > ALPHA
     return (f"**In short** ({n} run{'s' if n != '1' else ''} per regularizer and setting; separated means an "
@@ -368,17 +370,21 @@ def _budget_blocks(df: pd.DataFrame, *, h: int, prefix: str, fig, colour_of: dic
 
 def _findings_blocks(df: pd.DataFrame, findings: pd.DataFrame, *, h: int, prefix: str,
                      threshold: float | None) -> list[Block]:
-    shown = findings.drop(columns=["id", "smallest_detectable", "seeds_needed"])
+    shown = findings.drop(columns=["id", "verdict", "partial", "smallest_detectable", "seeds_needed"]).rename(
+        columns={"verdict in full": "verdict"})
     return [Heading("Paper's findings", h),
             Text("Each qualitative finding of Miyato et al. (2018), as data in `benchmark/paper.yaml`, with the "
                  "hypothesis that tests it: **superiority** (A's FIDs lower than B's) or **non-inferiority** with a "
-                 "margin (A's FIDs at most 1 + margin times B's; only rejecting inferiority reproduces it, since "
-                 "failing to find a difference is not showing there is none). Each comparison is an exact one-sided "
-                 "Mann-Whitney test, Holm-corrected over the finding's comparisons. **reproduced**: every comparison "
-                 "significant for the claim; **not reproduced**: one significant against it; **inconclusive**: "
-                 "neither, with the power of these seeds and the seeds per cell the observed effect would need "
-                 "(simulated from the observed cells' spread); **not applicable**: what it needs is missing, or "
-                 "nothing trained where it compares. The scope names settings left out and why."),
+                 "margin (A's median FID at most 1 + margin times B's, tested on that ratio of medians with "
+                 "distribution-free order-statistic bounds; only rejecting inferiority reproduces it, since failing "
+                 "to find a difference is not showing there is none). Superiority is an exact one-sided Mann-Whitney "
+                 "test. A finding holds only if every comparison does (\"at every setting\"), so each is tested at "
+                 "0.05 for the claim (an intersection-union test) and Holm-corrected against it. **reproduced**: "
+                 "every comparison significant for the claim; **not reproduced**: one significant against it; "
+                 "**inconclusive**: neither, with the power of these seeds and the seeds per cell that would "
+                 "reproduce it when runs are drawn from the observed cells; **not applicable**: what it needs is "
+                 "missing, or nothing trained where it compares. A verdict reached at part of the settings a "
+                 "finding names says where, and why not elsewhere."),
             Table(shown, f"{prefix}findings"), Table(findings, f"{prefix}findings_long", shown=False),
             *_over_training_blocks(df, findings, threshold=threshold, prefix=prefix)]
 

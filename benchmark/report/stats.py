@@ -340,3 +340,88 @@ def expected_best_brute_force(cells, k: int) -> float:
     """The same by enumerating every k-subset of settings and every choice of one run from each."""
     means = [np.mean([min(choice) for choice in product(*subset)]) for subset in combinations(cells, k)]
     return float(np.mean(means))
+
+
+def _binom_tails(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """For k = 1..n: P(Bin(n, 1/2) <= k - 1) and P(Bin(n, 1/2) >= k)."""
+    k = np.arange(1, n + 1)
+    return stats.binom.cdf(k - 1, n, 0.5), stats.binom.sf(k - 1, n, 0.5)
+
+
+def median_ratio_p(a, b, factor: float) -> tuple[float, float]:
+    """One-sided p-values for the medians' ratio against ``factor``: (p for H1 median(A) < factor x median(B),
+    p for H1 median(A) > factor x median(B)). Distribution-free: an order statistic X_(k) bounds A's median from
+    above with probability P(Bin(n_a, 1/2) <= k - 1), Y_(j) bounds B's from below with P(Bin(n_b, 1/2) >= j),
+    and the two errors add (Bonferroni), so a claim on the ratio holds at level alpha when some X_(k) / Y_(j)
+    lies below ``factor`` with errors summing to alpha; the p-value is the least such sum. This tests what a
+    non-inferiority finding states (a ratio of medians), where a Mann-Whitney test of A against factor x B
+    tests P(A < factor B) > 1/2, which differs when cells are bimodal, as GAN cells are."""
+    x, y = np.sort(_values(a)), np.sort(_values(b))
+    if len(x) == 0 or len(y) == 0:
+        return math.nan, math.nan
+    below_a, above_a = _binom_tails(len(x))  # X_(k) >= median(A) w.p. below_a[k-1]; X_(k) <= median(A): above_a
+    below_b, above_b = _binom_tails(len(y))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = x[:, None] / y[None, :]  # inf / inf: NaN, decides nothing
+    err_for = (1 - below_a)[:, None] + (1 - above_b)[None, :]
+    err_against = (1 - above_a)[:, None] + (1 - below_b)[None, :]
+    p_for = err_for[ratio < factor].min(initial=1.0)
+    p_against = err_against[ratio > factor].min(initial=1.0)
+    return float(min(1.0, p_for)), float(min(1.0, p_against))
+
+
+def median_ratio_ci(a, b, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """(median(A) / median(B), low, high): the distribution-free bounds that median_ratio_p inverts, each
+    one-sided at error (1 - confidence) / 2 (so 0 and inf where no order statistics reach it)."""
+    x, y = np.sort(_values(a)), np.sort(_values(b))
+    if len(x) == 0 or len(y) == 0:
+        return math.nan, math.nan, math.nan
+    err = (1 - confidence) / 2
+    below_a, above_a = _binom_tails(len(x))
+    below_b, above_b = _binom_tails(len(y))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        point = float(np.median(x) / np.median(y))
+        ratio = x[:, None] / y[None, :]
+    highs = ratio[(((1 - below_a)[:, None] + (1 - above_b)[None, :]) <= err) & ~np.isnan(ratio)]
+    lows = ratio[(((1 - above_a)[:, None] + (1 - below_b)[None, :]) <= err) & ~np.isnan(ratio)]
+    return point, float(lows.max()) if len(lows) else 0.0, float(highs.min()) if len(highs) else math.inf
+
+
+def _ratio_p_for_batch(x: np.ndarray, y: np.ndarray, factor: float) -> np.ndarray:
+    """median_ratio_p's first p-value for each row of sorted (sims, n_a) and (sims, n_b) samples at once."""
+    below_a, _ = _binom_tails(x.shape[1])
+    _, above_b = _binom_tails(y.shape[1])
+    err = (1 - below_a)[:, None] + (1 - above_b)[None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ok = x[:, :, None] / y[:, None, :] < factor
+    return np.where(ok, err[None], 1.0).reshape(len(x), -1).min(axis=1)
+
+
+def resampled_power(a, b, n: int, alpha: float, *, factor: float = 1.0, simulations: int = 400,
+                    seed: int = 0) -> float:
+    """The chance that n vs n runs drawn from the observed cells themselves (with replacement: their collapsed
+    and diverged runs included, their bimodality kept) reproduce the claim at ``alpha``: the exact test's
+    normal approximation with tie correction (scipy) for superiority, median_ratio_p for a ratio."""
+    a, b = _values(a), _values(b)
+    rng = np.random.default_rng([seed, n])
+    x = np.sort(rng.choice(a, (simulations, n)), axis=1)
+    y = np.sort(rng.choice(b, (simulations, n)), axis=1)
+    if factor != 1:
+        return float((_ratio_p_for_batch(x, y, factor) <= alpha).mean())
+    big = np.finfo(float).max
+    p = stats.mannwhitneyu(np.minimum(x, big), np.minimum(y, big), alternative="less", axis=1,
+                           method="asymptotic").pvalue
+    return float((np.nan_to_num(p, nan=1.0) <= alpha).mean())
+
+
+def seeds_needed_resampled(a, b, alpha: float, *, factor: float = 1.0, target: float = POWER_TARGET,
+                           most: int = MAX_SEEDS) -> int | None:
+    """The least n (runs a side) at which resampled_power reaches ``target``; None when not even ``most`` do
+    (the observed cells do not support the claim enough: more seeds are not expected to reproduce it)."""
+    if resampled_power(a, b, most, alpha, factor=factor) < target:
+        return None
+    low, high = 1, most  # power(low) < target <= power(high), power taken as growing with n
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if resampled_power(a, b, mid, alpha, factor=factor) < target else (low, mid)
+    return high
