@@ -414,3 +414,39 @@ def test_runs_scored_by_two_networks_of_one_name_are_two_comparisons(tmp_path):
     df = load_results(folder)
     assert df.groupby("feature_extractor_weights").size().to_dict() == {"aaaa1111": 6, "bbbb2222": 6}
     assert list(df.columns[:3]) == ["suite", "feature_extractor", "feature_extractor_weights"]
+
+
+def test_a_clean_ten_seed_separation_ranks_the_best_alone_first(tmp_path):
+    """Ten runs a cell, spectral norm below WGAN-GP below none on every pair at D: the rank separates all three
+    (on the held-out five alone, Holm would leave every rank tied at 1)."""
+    write_report(clean_sweep(tmp_path / "ten", 10), out_dir=tmp_path / "r")
+    best = pd.read_csv(tmp_path / "r" / "tables" / "best.csv", dtype=str).set_index("regularizer")
+    assert best.loc["spectral_norm", "FID rank"] == "1"
+    assert best.loc["wgan_gp", "FID rank"] == "2" and best.loc["none", "FID rank"] == "3"
+
+
+def test_success_is_read_again_at_three_thresholds(tmp_path):
+    folder = tmp_path / "results" / "edge"
+    rows = [result(reg, "D", fid=fid, seed=seed, dataset="digits", extractor="digits-cnn")
+            for reg, fids in (("a", [100, 130, 140]), ("b", [120, 160, 210])) for seed, fid in enumerate(fids)]
+    write_folder(folder, rows)
+    write_report(folder, out_dir=tmp_path / "r")
+    t = pd.read_csv(tmp_path / "r" / "tables" / "success_sensitivity.csv").set_index("regularizer")
+    # at 112.5: a 1, b 0; at 150: a 3, b 1; at 225: both 3 (tied first)
+    assert (t.loc["a", "trained below 112.5"], t.loc["b", "trained below 112.5"]) == ("1/3", "0/3")
+    assert (t.loc["a", "trained below 150"], t.loc["b", "trained below 150"]) == ("3/3", "1/3")
+    assert (t.loc["a", "rank at 225"], t.loc["b", "rank at 225"]) == (1, 1) and t.loc["b", "rank at 150"] == 2
+
+
+def test_each_superiority_finding_is_read_on_kid_beside_fid(tmp_path):
+    folder = clean_sweep(tmp_path / "ten", 10)
+    for path in folder.glob("*.json"):  # KID follows FID's order, except that it ties spectral norm with WGAN-GP
+        data = json.loads(path.read_text())
+        if data["status"] == "ok":
+            data["kid_mean"] = 0.5 if data["regularizer"] in ("spectral_norm", "wgan_gp") else data["fid"] / 10
+            path.write_text(json.dumps(data))
+    write_report(folder, out_dir=tmp_path / "r")
+    f = pd.read_csv(tmp_path / "r" / "tables" / "findings_long.csv").set_index("id")
+    assert f.loc["sn_beats_wgan_gp_at_high_lr", "verdict"] == "reproduced"
+    assert f.loc["sn_beats_wgan_gp_at_high_lr", "verdict on KID"].startswith("inconclusive")  # tied on KID
+    assert f.loc["sn_not_inferior_to_best", "verdict on KID"] == "-"  # a ratio claim: not read on KID

@@ -21,8 +21,10 @@ from .stats import (ALPHA, CONFIDENCE, FLOORS, expected_best_curve, holm, iqm_ci
 METRICS = {"fid": "fid", "is": "inception_score_mean", "kid": "kid_mean"}  # prefix -> result column
 
 # A run "trained" when its FID is below this (per dataset and feature extractor). Digits scored by digits-cnn:
-# held-out real digits score about 5 and runs that draw digits 40-120, while collapsed ones (one blob, or
-# noise) score 300-1,500: 150 lies in the gap. CIFAR-10 and STL-10 with Inception: twice the worst FID the
+# held-out real digits score about 5, runs that draw digits mostly 40-120 and collapsed ones (one blob, or
+# noise) mostly 300-1,500, but there is no gap between them (digits-paper: 9 runs between 120 and 150, 37
+# between 150 and 300), so the report gives success at 0.75x and 1.5x the threshold too (success_sensitivity).
+# CIFAR-10 and STL-10 with Inception: twice the worst FID the
 # paper reports for a standard CNN that trained (Table 2: 56.3 on CIFAR-10, batch norm; 75.6 on STL-10, layer
 # norm), rounded, against a real-data floor of about 8; a collapsed generator scores well above either.
 # Fashion-MNIST scored by fashion-cnn (provisional, from one quick sweep and the scorer's validation): the
@@ -187,11 +189,13 @@ def best_scores(df: pd.DataFrame, best: Best, reg: str) -> np.ndarray:
 
 
 def tied_ranks(df: pd.DataFrame, threshold: float | None = None) -> dict[str, int]:
-    """A rank per regularizer at its best setting: 1 + the number of regularizers whose best runs the exact
-    test separates as better (Holm over every pair of best settings). Regularizers the test does not separate
-    share a rank; with 3 seeds a side nothing can be separated (the least two-sided p is 0.10), so all rank 1."""
+    """A rank per regularizer at its best setting: 1 + the number of regularizers whose runs there the exact
+    test separates as better (Holm over the pairs compared). The setting is chosen on half the seeds (where
+    there are enough, best_settings), but the test uses every run at it: on the held-out half alone, 5 v 5 runs
+    give at best p = 0.0079, which Holm over 28 pairs turns into 0.22, so no rank could ever separate.
+    Regularizers the test does not separate share a rank; with 3 seeds a side (least two-sided p 0.10) all do."""
     best = best_settings(df, threshold)
-    pairs = compare_pairs({r: best_scores(df, b, r) for r, b in best.items()})
+    pairs = compare_pairs({r: fid_scores(df, r, b.setting) for r, b in best.items()})
     return {a: 1 + sum(beats(pairs, b, a) for b in best if b != a) for a in best}
 
 
@@ -207,6 +211,26 @@ def robustness_table(df: pd.DataFrame, threshold: float | None) -> pd.DataFrame:
                      "success_low": s["low"], "success_high": s["high"], "settings_trained": len(some),
                      "settings": sum(len(fid_scores(df, reg, st)) > 0 for st in settings_of(df))})
     return pd.DataFrame(rows)
+
+
+SENSITIVITY = (0.75, 1.0, 1.5)  # success read again at these multiples of the threshold
+
+
+def success_sensitivity(df: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Per regularizer: its runs that trained over all settings, and its rank by that count, at 0.75x, 1x and
+    1.5x the threshold: whether the success ranking hangs on where the line is drawn."""
+    rows = {reg: {"regularizer": reg} for reg in regularizers_of(df)}
+    for factor in SENSITIVITY:
+        t = factor * threshold
+        counts = {}
+        for reg in rows:
+            fids = np.concatenate([fid_scores(df, reg, s) for s in settings_of(df)])
+            counts[reg] = (int((fids < t).sum()), len(fids))
+        order = sorted({k for k, _ in counts.values()}, reverse=True)
+        for reg, (k, n) in counts.items():
+            rows[reg][f"trained below {t:g}"] = f"{k}/{n}"
+            rows[reg][f"rank at {t:g}"] = 1 + sum(other > k for other, _ in counts.values())
+    return pd.DataFrame(list(rows.values()))
 
 
 def _budget_cells(df: pd.DataFrame, reg: str, worst: float) -> list[np.ndarray]:

@@ -28,7 +28,7 @@ import pandas as pd
 
 from .. import paper
 from .tables import timing_basis
-from .comparisons import fid_scores, regularizers_of, settings_of, trained
+from .comparisons import _runs, fid_scores, regularizers_of, settings_of, trained
 from .stats import (ALPHA, MAX_SEEDS, Power, holm, log_residuals, mean_ci, median_ratio_ci, median_ratio_p, mw_p_less,
                     probability_of_improvement, seeds_needed_resampled, smallest_p)
 
@@ -105,6 +105,14 @@ class Context:
     df: pd.DataFrame
     threshold: float | None
     power: Power
+    metric: str = "fid"  # the score compared (kid_mean: the KID reading); whether a run trained is FID's
+
+    def scores(self, reg: str, setting: str) -> np.ndarray:
+        """The compared score of a regularizer's runs at a setting (diverged: +inf, failed: left out)."""
+        if self.metric == "fid":
+            return fid_scores(self.df, reg, setting)
+        runs = _runs(self.df, reg, setting)
+        return np.where(runs["status"] == "ok", runs[self.metric].astype(float).fillna(np.inf), np.inf)
 
 
 def _settings(ctx: Context, rule: dict, out: Outcome) -> list[str]:
@@ -139,7 +147,7 @@ def beats(ctx: Context, rule: dict) -> Outcome:
     out, a = Outcome(), rule["a"]
     for setting in _settings(ctx, rule, out):
         for b in rule["b"]:
-            mine, theirs = fid_scores(ctx.df, a, setting), fid_scores(ctx.df, b, setting)
+            mine, theirs = ctx.scores(a, setting), ctx.scores(b, setting)
             if not (len(mine) and len(theirs)):
                 out.notes.append(f"no runs of {a if not len(mine) else b} at {setting}")
                 out.untested.setdefault(setting, f"no runs of {a if not len(mine) else b}")
@@ -350,12 +358,26 @@ def in_full(verdict: str, out: Outcome) -> tuple[str, bool]:
     return f"{verdict} at {span(tested)} ({why})", True
 
 
-def check_findings(df: pd.DataFrame, findings: list[dict] | None = None, *, threshold: float | None = None
-                   ) -> pd.DataFrame:
+# rules whose claim reads on any score (superiority); a ratio claim does not hold on KID, which can be negative
+ANY_SCORE = ("beats",)
+
+
+def kid_verdicts(df: pd.DataFrame, *, threshold: float | None = None) -> dict[str, str]:
+    """Each superiority finding's verdict with KID in place of FID (KID is unbiased at these sample counts,
+    FID is not), the same runs counted as trained; the others "-" (a ratio of a score that can be negative)."""
+    if "kid_mean" not in df or df["kid_mean"].isna().all():
+        return {}
+    wanted = [f for f in paper.paper()["findings"] if f["rule"] in ANY_SCORE]
+    out = check_findings(df, wanted, threshold=threshold, metric="kid_mean")
+    return dict(zip(out["id"], out["verdict in full"]))
+
+
+def check_findings(df: pd.DataFrame, findings: list[dict] | None = None, *, threshold: float | None = None,
+                   metric: str = "fid") -> pd.DataFrame:
     """One row per finding: id, finding, source, the test, verdict, scope (settings missing or not applicable),
     power (for an inconclusive one), and the evidence (each comparison with its medians, P and p-values)."""
     cells = [fid_scores(df, r, s) for r in regularizers_of(df) for s in settings_of(df)]
-    ctx = Context(df, threshold, Power(log_residuals(cells)))
+    ctx = Context(df, threshold, Power(log_residuals(cells)), metric)
     rows = []
     for f in findings if findings is not None else paper.paper()["findings"]:
         missing = sorted(_needs(f) - set(regularizers_of(df)))

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import paper
-from .findings import check_findings
+from .findings import check_findings, kid_verdicts
 from .over_training import verdicts_over_training
 from ..store import CHECKPOINT_DIR, DamagedFile, read_plan, read_real_data, read_samples, scan_results, warn
 from . import figures
@@ -289,6 +289,11 @@ def _across_settings_blocks(df: pd.DataFrame, *, prefix: str, fig, threshold: fl
              "[Wilson 95% interval], the paper's robustness claim as one number (runs at different settings are "
              "independent, so they pool):"),
         Table(shown, f"{prefix}success"), Table(robust, f"{prefix}success_long", shown=False)]
+    if threshold is not None:
+        blocks += [Text(f"How much the success counts hang on the threshold: the same at 0.75x and 1.5x "
+                        f"{threshold:g} (FIDs do not split into a trained and a collapsed group with a gap between, "
+                        "so the line is a choice), with each regularizer's rank by runs trained:"),
+                   Table(comparisons.success_sensitivity(df, threshold), f"{prefix}success_sensitivity")]
     cd = comparisons.critical_difference(df)
     if cd is None:
         blocks.append(Text(f"A critical-difference diagram over settings (Demsar 2006) needs at least "
@@ -384,7 +389,9 @@ def _findings_blocks(df: pd.DataFrame, findings: pd.DataFrame, *, h: int, prefix
                  "**inconclusive**: neither, with the power of these seeds and the seeds per cell that would "
                  "reproduce it when runs are drawn from the observed cells; **not applicable**: what it needs is "
                  "missing, or nothing trained where it compares. A verdict reached at part of the settings a "
-                 "finding names says where, and why not elsewhere."),
+                 "finding names says where, and why not elsewhere. **verdict on KID**: a superiority finding's "
+                 "test on KID instead of FID (KID is unbiased at these sample counts), the same runs counted as "
+                 "trained; a ratio claim is not read on KID, which can be negative."),
             Table(shown, f"{prefix}findings"), Table(findings, f"{prefix}findings_long", shown=False),
             *_over_training_blocks(df, findings, threshold=threshold, prefix=prefix)]
 
@@ -452,6 +459,8 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
         return fig_dir / f"{prefix}{name}.png"
 
     pairs, findings, scores = pairwise_table(df), check_findings(df, threshold=threshold), scores_table(df, threshold)
+    kid = kid_verdicts(df, threshold=threshold)  # each superiority finding read on KID too, beside FID's verdict
+    findings.insert(findings.columns.get_loc("partial") + 1, "verdict on KID", findings["id"].map(kid).fillna("-"))
     timing = timing_basis(df)
     timed = timing.runs
     held_out = any(b.held_out for b in comparisons.best_settings(df, threshold).values())
@@ -473,8 +482,9 @@ def _group_blocks(df: pd.DataFrame, *, real: list[dict], h: int, prefix: str, ou
                 "With fewer than 6 runs per cell the setting is chosen and scored on the same runs: picking the "
                 "least of several medians is optimistic (its winner is partly luck). ")
              + "**FID rank** is 1 + the number of regularizers the exact test separates as better at their best "
-             "settings (Holm over those pairs): regularizers it does not separate share a rank. With one run a "
-             "cell the IS shows ± its std over splits."),
+             "settings, on every run there (Holm over those pairs; on the held-out half alone no rank could "
+             "separate): regularizers it does not separate share a rank. The best IS is the best median over "
+             "settings on all runs, not held out. With one run a cell the IS shows ± its std over splits."),
         Table(best, f"{prefix}best"),
     ]
     if published:
