@@ -60,4 +60,5 @@ def test_make_perf_writes_its_table_with_the_machine(tmp_path):
     rows = [line.split("|")[1].strip() for line in out.read_text().splitlines()
             if line.startswith("| ") and not line.startswith("| what")]
     assert [r.split(",")[0] for r in rows] == ["harness overhead"] * 3 + ["reference statistics (digits train"]
-    assert "(rows cache; the others as before)" in out.read_text()
+    when = next(line for line in out.read_text().splitlines() if line.startswith("Measured "))
+    assert when.count("Measured ") == 1 and "rows cache on " in when and "`scripts/perf.py --only cache`" in when
