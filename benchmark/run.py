@@ -77,12 +77,25 @@ def boot_id() -> str | None:
         return None
 
 
+def cpu_model() -> str:
+    """The CPU's model name: float32 kernels round differently on different CPUs (their vector instructions, see
+    ``cpu_capability``), so the same seed trains the same run only on the same kind of CPU."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment(device: torch.device) -> dict:
     return {**code_version(), "python": platform.python_version(), "torch": torch.__version__,
             "torch_fidelity": torch_fidelity.__version__, "platform": platform.platform(),
             "host": socket.gethostname(), "boot_id": boot_id(), "device": str(device),
             "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
-            or platform.machine(), "threads": torch.get_num_threads(),
+            or platform.machine(), "cpu": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "threads": torch.get_num_threads(),
             "cudnn_benchmark": device.type == "cuda"}
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -17,17 +16,8 @@ from pathlib import Path
 import torch
 
 from . import MANIFEST, SCORERS, WEIGHTS, file_sha256, manifest
+from ..run import cpu_model
 from .classifier import train
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main(argv=None) -> int:
@@ -80,7 +70,8 @@ def write_weights(spec, net, accuracy: float, folder: Path) -> dict:
     return {"file": spec.file, "sha256": file_sha256(target), "bytes": target.stat().st_size,
             "module_hash": module_hash(holder), "test_accuracy": round(accuracy, 6),
             "params": sum(p.numel() for p in net.parameters()),
-            "trained_on": {"cpu": _cpu(), "torch": torch.__version__, "threads": torch.get_num_threads()}}
+            "trained_on": {"cpu": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                           "torch": torch.__version__, "threads": torch.get_num_threads()}}
 
 
 def _validate(args) -> int:
