@@ -197,31 +197,49 @@ def test_the_default_report_is_what_the_code_makes_of_its_committed_results(tmp_
 
 def test_the_readme_beyond_numbers_are_the_reports():
     scores = table("beyond", "scores").set_index(["regularizer", "setting"])
-    assert cell_text(scores, "r1", "D") == "47.0 [29.6, 58.1]" and scores.loc[("r1", "D"), "successes"] == 10
-    assert cell_text(scores, "gradient_norm", "D") == "54.9 [51.7, 70.8]" and cell_text(scores, "diffaugment", "D", 0) == "138 [124, 215]"
-    for text in ("47.0 [29.6, 58.1] (10 of 10", "(54.9 [51.7, 70.8])", "DiffAugment (138 [124, 215])",
-                 "bCR (97.3) and LeCam (97.7)", "medians 406-840"):
+    assert cell_text(scores, "r1", "D") == "45.1 [34.8, 62.1]" and scores.loc[("r1", "D"), "successes"] == 10
+    for reg, text in (("r1_gamma1", "59.6 [39.6, 75.7]"), ("gradient_norm", "60.9 [50.9, 89.8]")):
+        assert cell_text(scores, reg, "D") == text and f"({text})" in README, reg
+    assert cell_text(scores, "diffaugment", "D", 0) == "144 [119, 196]" and scores.loc[("diffaugment", "D"), "successes"] == 6
+    bcr = scores.loc[("bcr", "D")]
+    assert (f"{bcr['fid_median']:.0f}", f"{bcr['fid_median_low']:.0f}", f"{bcr['fid_median_high']:.0f}") == ("118", "37", "190")
+    assert f"{scores.loc[('lecam', 'D'), 'fid_median']:.0f}" == "109" and scores.loc[("lecam", "D"), "successes"] == 7
+    for text in ("45.1 [34.8, 62.1] (10 of", "bCR (118, whose", "from 37 to 190", "DiffAugment (144 [119, 196], 6 of 10)",
+                 "LeCam (109, 7 of 10)", "medians 420-729"):
         assert text in README, text
-    assert [f"{scores.loc[(r, 'D'), 'fid_median']:.1f}" for r in ("bcr", "lecam")] == ["97.3", "97.7"]
-    assert [scores.loc[(r, "D"), "successes"] for r in ("bcr", "lecam")] == [9, 9]
     plugins = ["r1", "r1_gamma1", "sn_gp", "diffaugment", "bcr", "lecam", "gradient_norm"]
     at_n1 = [scores.loc[(r, "D-ndis1"), "fid_median"] for r in plugins]
-    assert (round(min(at_n1)), round(max(at_n1))) == (406, 840)
+    assert (round(min(at_n1)), round(max(at_n1))) == (420, 729)
     assert all(scores.loc[(r, "D-ndis1"), "successes"] == 0 for r in plugins)
     assert all(scores.loc[(r, "D-ndis1"), "successes"] > 0 for r in ("layer_norm", "weight_norm"))
     pairs = table("beyond", "pairwise")
     at_d = pairs[pairs["setting"] == "D"].set_index(["a", "b"])
     assert len(at_d) // 2 == 105
     tied = {b for (a, b), row in at_d.iterrows() if a == "r1" and not row["separated"]}
-    assert tied == {"spectral_norm", "r1_gamma1", "sn_gp", "gradient_norm"}
+    assert tied == {"spectral_norm", "r1_gamma1", "bcr", "gradient_norm"}
     assert all(at_d.loc[("r1", b), "p_a_better"] > 0.5 for b in set(at_d.loc["r1"].index) - tied)  # "from the ten others"
     assert len(set(at_d.loc["r1"].index) - tied) == 10
     sn = at_d.loc[("r1", "spectral_norm")]
-    assert (sn["p_a_better"], sn["ci_low"], sn["ci_high"]) == pytest.approx((0.82, 0.62, 0.97)) and "82% of run pairs [0.62, 0.97]" in README
-    for b in ("spectral_norm", "r1", "gradient_norm"):
+    assert (round(sn["p_a_better"], 2), round(sn["ci_low"], 2), round(sn["ci_high"], 2), round(sn["p_adjusted"], 2)) == (
+        0.88, 0.63, 0.97, 0.13) and "88% of run pairs [0.63, 0.97], Holm p = 0.13" in README
+    for b in ("r1", "r1_gamma1", "gradient_norm"):
         assert at_d.loc[("diffaugment", b), "p_a_better"] == 0.0 and at_d.loc[("diffaugment", b), "separated"]
-    for a in ("bcr", "lecam"):
-        assert at_d.loc[(a, "r1"), "separated"] and at_d.loc[(a, "r1"), "p_a_better"] < 0.5
+    assert round(at_d.loc[("diffaugment", "spectral_norm"), "p_a_better"], 2) == 0.03  # "on 97%"
+    assert at_d.loc[("diffaugment", "spectral_norm"), "separated"]
+    assert {b for (a, b), row in at_d.iterrows() if a == "lecam" and row["separated"] and row["p_a_better"] < 0.5} == {
+        "r1", "r1_gamma1", "gradient_norm"}
+
+
+def test_the_beyond_report_is_what_the_code_makes_of_its_committed_results(tmp_path):
+    import json
+
+    folders = [REPORTS / "default" / "results" / "default", REPORTS / "beyond" / "results" / "beyond"]
+    results = [json.loads(p.read_text()) for f in folders for p in f.glob("*.json")]
+    assert {r["feature_extractor_weights"] for r in results} == {SHIPPED}
+    assert {r["environment"]["git_commit"] for r in results} == {"bfd2f7c5ca19321322865467be2187a737a87aab"}
+    write_report(folders, out_dir=tmp_path / "r")
+    for name in ("findings_long", "scores", "pairwise"):
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "r" / "tables" / f"{name}.csv"), table("beyond", name))
 
 
 def test_the_readme_fused_speedups_are_the_committed_perf_rows():
