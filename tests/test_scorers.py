@@ -100,13 +100,11 @@ def test_the_cli_says_so_in_one_line_with_exit_2(tmp_path):
 
 def test_training_is_deterministic_on_one_machine():
     spec = dataclasses.replace(scorers.SCORERS["digits-cnn"], epochs=1)
-    torch.set_num_threads(1)
-    try:
-        first, acc1 = classifier.train(spec, progress=False)
-        second, acc2 = classifier.train(spec, progress=False)
-    finally:
-        torch.use_deterministic_algorithms(False)
-        torch.set_num_threads(torch.get_num_threads())
+    threads = torch.get_num_threads()
+    first, acc1 = classifier.train(spec, progress=False, threads=1)
+    second, acc2 = classifier.train(spec, progress=False, threads=1)
+    # the process gets its own settings back: a later run here must not train at the scorer's thread count
+    assert torch.get_num_threads() == threads and not torch.are_deterministic_algorithms_enabled()
     assert acc1 == acc2
     for (k, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
         assert torch.equal(a, b), k

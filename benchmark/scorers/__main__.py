@@ -35,7 +35,6 @@ def main(argv=None) -> int:
         return _validate(args)
 
     spec = SCORERS[args.name]
-    torch.set_num_threads(spec.threads)
     net, accuracy = train(spec)
     if accuracy < spec.min_test_accuracy:
         print(f"{spec.name} reached {accuracy:.4f} test accuracy, below {spec.min_test_accuracy}: not pinned",
@@ -71,7 +70,7 @@ def write_weights(spec, net, accuracy: float, folder: Path) -> dict:
             "module_hash": module_hash(holder), "test_accuracy": round(accuracy, 6),
             "params": sum(p.numel() for p in net.parameters()),
             "trained_on": {"cpu": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-                           "torch": torch.__version__, "threads": torch.get_num_threads()}}
+                           "torch": torch.__version__, "threads": spec.threads}}
 
 
 def _validate(args) -> int:

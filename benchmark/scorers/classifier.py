@@ -10,6 +10,7 @@ weights (``benchmark.scorers``), so every machine scores with the same network.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -83,14 +84,33 @@ def _shift(x: torch.Tensor, rng: torch.Generator, most: int) -> torch.Tensor:
     return torch.roll(x, shifts=(dy, dx), dims=(2, 3))
 
 
-def train(spec: ClassifierSpec, *, seed: int = 0, progress: bool = True) -> tuple[ClassifierNet, float]:
-    """The classifier and its test accuracy: seeded, with deterministic algorithms, so that one machine (at
-    one thread count) gives the same weights every time; another CPU may round differently, which is why the
-    weights ship instead of being trained where they are used."""
+@contextlib.contextmanager
+def _pinned(threads: int):
+    """The spec's thread count and deterministic kernels for the training, and the caller's back afterwards:
+    whatever runs next in this process (a test, a sweep) must not inherit them."""
+    before = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        torch.use_deterministic_algorithms(before[1])
+
+
+def train(spec: ClassifierSpec, *, seed: int = 0, progress: bool = True,
+          threads: int | None = None) -> tuple[ClassifierNet, float]:
+    """The classifier and its test accuracy: seeded, with deterministic algorithms, at the spec's thread count
+    (or ``threads``), so that one machine gives the same weights every time; another CPU may round differently,
+    which is why the weights ship instead of being trained where they are used."""
+    with _pinned(threads or spec.threads):
+        return _train(spec, seed, progress)
+
+
+def _train(spec: ClassifierSpec, seed: int, progress: bool) -> tuple[ClassifierNet, float]:
     from tqdm import tqdm
 
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True)
     rng = torch.Generator().manual_seed(seed)
     train_x, train_y = spec.split_fn("train")
     test_x, test_y = spec.split_fn("test")
