@@ -131,11 +131,11 @@ def test_reference_is_cached_and_keyed_by_split_size_and_weights(tmp_path):
     other_size.reference
     assert other_size.extractor_runs == 1
     # other weights: a copy of the classifier with one parameter changed
-    blob = torch.load(metrics.scorers.weights_path("digits-cnn"), weights_only=True)
-    blob["state_dict"]["classify.bias"] += 1.0
-    torch.save(blob, tmp_path / "other.pt")
+    state = metrics.scorers.read_weights(metrics.scorers.weights_path("digits-cnn"))
+    state["classify.bias"] += 1.0
+    (tmp_path / "other.safetensors").write_bytes(metrics.scorers.weights_bytes(state))
     other_weights = Scorer(dataset="digits", image_size=8, evaluation=EVAL, cache_dir=tmp_path,
-                           weights_path=str(tmp_path / "other.pt"))
+                           weights_path=str(tmp_path / "other.safetensors"))
     assert other_weights.weights_hash != first.weights_hash
     other_weights.reference
     assert other_weights.extractor_runs == 1

@@ -64,9 +64,9 @@ def shipped_copy(tmp_path, monkeypatch):
 
 def test_altered_weights_are_refused_naming_both_hashes(shipped_copy):
     path = shipped_copy / scorers.SCORERS["digits-cnn"].file
-    blob = torch.load(path, weights_only=True)
-    blob["state_dict"]["classify.bias"] += 1e-3
-    torch.save(blob, path)
+    state = scorers.read_weights(path)
+    state["classify.bias"] += 1e-3
+    path.write_bytes(scorers.weights_bytes(state))
     with pytest.raises(FeatureExtractorUnavailable, match="not the pinned") as info:
         Scorer(dataset="digits", image_size=8, evaluation=EVAL)
     assert scorers.manifest()["digits-cnn"]["sha256"][:16] in str(info.value)

@@ -70,13 +70,30 @@ def load(name: str, path: str | Path | None = None) -> tuple[ClassifierNet, dict
     spec = SCORERS[name]
     path = Path(path) if path is not None else weights_path(name)
     digest = file_sha256(path)
-    pinned = digest == manifest().get(name, {}).get("sha256")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    entry = manifest().get(name, {})
+    pinned = digest == entry.get("sha256")
     net = ClassifierNet(spec.channels, spec.size, spec.pool_every)
-    net.load_state_dict(blob["state_dict"])
-    info = {"test_accuracy": blob["test_accuracy"], "version": blob["version"], "pinned": pinned,
-            "file_sha256": digest}
+    net.load_state_dict(read_weights(path))
+    # what the manifest says of the file, which holds tensors only; another file's accuracy is unknown
+    info = {"test_accuracy": entry.get("test_accuracy") if pinned else None, "version": spec.version,
+            "pinned": pinned, "file_sha256": digest}
     return net.eval(), info
+
+
+def weights_bytes(state: dict) -> bytes:
+    """A scorer's weights as safetensors: tensors only (nothing executable to unpickle, and no metadata, whose
+    order safetensors does not keep), so the same tensors give the same bytes and the sha256 pins the
+    network. What is known of them (accuracy, machine) is in the manifest."""
+    from safetensors.torch import save
+
+    return save({k: v.contiguous() for k, v in state.items()})
+
+
+def read_weights(path: str | Path) -> dict:
+    """The state_dict in a weights file written by :func:`weights_bytes`."""
+    from safetensors.torch import load_file
+
+    return load_file(str(path), device="cpu")
 
 
 def register() -> None:
@@ -87,4 +104,5 @@ def register() -> None:
             register_feature_extractor(name, ClassifierFeatureExtractor)
 
 
-__all__ = ["SCORERS", "FOR_DATASET", "ClassifierSpec", "load", "prepare", "register", "weights_path"]
+__all__ = ["SCORERS", "FOR_DATASET", "ClassifierSpec", "load", "prepare", "read_weights", "register",
+           "weights_bytes", "weights_path"]

@@ -7,7 +7,6 @@ trains into a temporary file and says whether this machine reproduces the shippe
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 import tempfile
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from . import MANIFEST, SCORERS, WEIGHTS, file_sha256, manifest
+from . import MANIFEST, SCORERS, WEIGHTS, file_sha256, manifest, weights_bytes
 from ..run import cpu_model
 from .classifier import train
 
@@ -56,14 +55,12 @@ def main(argv=None) -> int:
 
 
 def write_weights(spec, net, accuracy: float, folder: Path) -> dict:
-    """``folder/<name>-v<version>.pt`` and its manifest entry (sha256 and size of the file; the module hash
+    """``folder/<name>-v<version>.safetensors`` and its manifest entry (sha256 and size of the file; the module hash
     results record, of the torch-fidelity extractor that holds the net as ``.net``)."""
     from ..metrics import module_hash
 
-    buf = io.BytesIO()
-    torch.save({"state_dict": net.state_dict(), "test_accuracy": accuracy, "version": spec.version}, buf)
     target = folder / spec.file
-    target.write_bytes(buf.getvalue())
+    target.write_bytes(weights_bytes(net.state_dict()))
     holder = torch.nn.Module()
     holder.net = net
     return {"file": spec.file, "sha256": file_sha256(target), "bytes": target.stat().st_size,

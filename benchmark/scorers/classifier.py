@@ -40,7 +40,7 @@ class ClassifierSpec:
 
     @property
     def file(self) -> str:
-        return f"{self.name}-v{self.version}.pt"
+        return f"{self.name}-v{self.version}.safetensors"
 
 
 class ClassifierNet(nn.Module):
