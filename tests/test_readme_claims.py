@@ -24,20 +24,14 @@ def table(report: str, name: str) -> pd.DataFrame:
     return pd.read_csv(REPORTS / report / "tables" / f"{name}.csv")
 
 
-# the two networks that scored the committed digits-paper runs, and the one regbench ships
-OLD, SHIPPED = "b51aab6a0abb74fd", "d4e1dc2d82df861a"
+# the digits-cnn regbench ships, which scored every committed digits run
+SHIPPED = "d4e1dc2d82df861a"
 
 
-def section(weights: str) -> str:
-    return f"digits-8px-standard_cnn-digits-cnn-{weights[:8]}-"
-
-
-@pytest.mark.parametrize("weights", [OLD, SHIPPED])
 @pytest.mark.parametrize("name", ["findings_long", "scores", "pairwise", "success_long", "budget",
                                   "findings_over_training", "precision_per_setting"])
-def test_the_committed_digits_paper_report_is_what_the_code_makes_of_its_results(regenerated, name, weights):
-    pd.testing.assert_frame_equal(pd.read_csv(regenerated / f"{section(weights)}{name}.csv"),
-                                  table("digits-paper", section(weights) + name))
+def test_the_committed_digits_paper_report_is_what_the_code_makes_of_its_results(regenerated, name):
+    pd.testing.assert_frame_equal(pd.read_csv(regenerated / f"{name}.csv"), table("digits-paper", name))
 
 
 def digits_paper_results() -> list[dict]:
@@ -46,47 +40,38 @@ def digits_paper_results() -> list[dict]:
     return [json.loads(p.read_text()) for p in (REPORTS / "digits-paper" / "results" / "digits-paper").glob("*.json")]
 
 
-def test_the_digits_paper_results_are_the_suites_480_runs_from_one_code_version():
+def test_the_digits_paper_results_are_the_suites_480_runs_from_one_code_version_on_one_instrument():
+    from benchmark.instruments import manifest
     from benchmark.suite import expand, load_suite
     results = digits_paper_results()
     planned = {r.run_id for r in expand(load_suite(ROOT / "suites" / "digits-paper.yaml"))}
     assert len(results) == 480 and {r["run_id"] for r in results} == planned
-    assert {r["environment"]["git_commit"] for r in results} == {"07fb725dc0496e56287e5d478c1a94cc1fa39bfc"}
+    assert {r["environment"]["git_commit"] for r in results} == {"e4300643ea145e997eae4b318b519ca05e683ce1"}
     assert not any(r["environment"]["git_dirty"] for r in results)
     assert {r["steps_done"] for r in results} == {500} and {r["d_passes"] for r in results} == {"separate"}
+    assert {r["feature_extractor_weights"] for r in results} == {SHIPPED} == {manifest()["digits-cnn"]["module_hash"]}
+    assert {r["environment"]["cpu"] for r in results} == {"Intel(R) Xeon(R) Processor"}
+    assert "Two instruments" not in (REPORTS / "digits-paper" / "report.md").read_text()
+    assert f"scored by the digits-cnn regbench ships (`{SHIPPED}`)" in README
 
 
-def test_the_readme_says_which_network_scored_which_digits_paper_runs():
-    cells: dict[str, set] = {}
-    for r in digits_paper_results():
-        cells.setdefault(r["protocol"]["feature_extractor_weights_sha256"], set()).add((r["regularizer"], r["setting"]))
-    assert set(cells) == {OLD, SHIPPED}
-    assert cells[SHIPPED] == {(reg, s) for reg in ("none", "spectral_norm") for s in "ADEF"}  # 80 runs
-    others = {"wgan_gp", "weight_clipping", "batch_norm", "layer_norm", "weight_norm", "orthonormal"}
-    assert cells[OLD] == {(reg, s) for reg in others for s in "ABCDEF"} | {(reg, s) for reg in ("none", "spectral_norm")
-                                                                           for s in "BC"}
-    assert f"`{OLD}` scored 400 runs" in README and f"`{SHIPPED}` scored 80" in README
-    from benchmark.instruments import manifest
-    assert manifest()["digits-cnn"]["module_hash"] == SHIPPED and f"regbench now ships `{SHIPPED}`" in README
-    md = (REPORTS / "digits-paper" / "report.md").read_text()
-    assert "**Two instruments.**" in md and f"`{OLD}` (400 runs), `{SHIPPED}` (80 runs)" in md
-
-
-def test_the_readme_gives_the_verdicts_of_each_instrument_alone():
-    old = table("digits-paper", section(OLD) + "findings_long").set_index("id")["verdict"]
-    assert set(old) == {"not applicable"}  # "every finding is *not applicable*"
-    old_scores = table("digits-paper", section(OLD) + "scores")
-    sn = old_scores[old_scores["regularizer"] == "spectral_norm"]
-    assert set(sn["setting"]) == {"B", "C"} and sn["successes"].sum() == 0  # "where nothing trains"
-    shipped = table("digits-paper", section(SHIPPED) + "findings_long").set_index("id")
-    assert dict(shipped["verdict"].value_counts()) == {"not applicable": 5, "inconclusive": 1}
-    row = shipped.loc["sn_not_inferior_to_best"]
-    assert row["verdict in full"] == "inconclusive at D, E (A, F: nothing trained)"
-    for fragment in ("D: spectral_norm <= 1.2 x none: median FID 79.1 vs 181", "p = 0.056",
-                     "E: spectral_norm <= 1.2 x none: median FID 66.3 vs 142", "p = 0.065"):
-        assert fragment in row["evidence"], fragment
-    assert "*not applicable*" in README and "*inconclusive* at D and E (medians 79.1 vs 181 and 66.3 vs 142" in README
-    assert "only at p = 0.056 and 0.065" in README
+def test_the_readme_gives_the_digits_paper_verdicts():
+    findings = table("digits-paper", "findings_long").set_index("id")
+    said = {"clipping_worse_than_sn": "reproduced at D, E (A-C, F: nothing trained)",
+            "bn_ln_lose_to_sn_at_high_lr": "reproduced at D, E (F: nothing trained)",
+            "sn_beats_wgan_gp_at_high_lr": "inconclusive", "sn_not_inferior_to_best": "inconclusive at D-F (A-C: nothing trained)",
+            "wn_degrades_with_n_dis": "not applicable", "cost_sn_cheap_wgan_gp_dear": "inconclusive"}
+    for finding, verdict in said.items():
+        assert findings.loc[finding, "verdict in full"] == verdict, finding
+        assert f"*{verdict}*" in README, finding
+    evidence = findings.loc["sn_beats_wgan_gp_at_high_lr", "evidence"]
+    for fragment in ("D: spectral_norm < wgan_gp: median FID 79.1 vs 78.8", "E: spectral_norm < wgan_gp: median FID 66.3 vs 213",
+                     "p = 0.001"):
+        assert fragment in evidence, fragment
+    assert "median FID 66.3 vs 213, p = 0.001, but the two tie at D, 79.1 vs 78.8" in README
+    scores = table("digits-paper", "scores")
+    assert scores[scores["setting"].isin(list("ABC"))]["successes"].sum() == 0  # "nothing trains at A, B or C"
+    assert "3426 s" in README
 
 
 def test_the_same_seeds_agree_on_the_same_kind_of_cpu_and_one_network():
@@ -97,20 +82,17 @@ def test_the_same_seeds_agree_on_the_same_kind_of_cpu_and_one_network():
         for path in folder.glob("*.json"):
             r = json.loads(path.read_text())
             if r["setting"] == "D":
-                out[(r["regularizer"], r["seed"])] = (r["fid"], r["feature_extractor_weights"] if "feature_extractor_weights"
-                                                      in r else r["protocol"]["feature_extractor_weights_sha256"],
-                                                      r["finished"][:10])
+                out[(r["regularizer"], r["seed"])] = (r["fid"], r["feature_extractor_weights"], r["fused"]["size"],
+                                                      r["environment"]["git_commit"])
         return out
     here = fids(REPORTS / "default" / "results" / "default")
     sweep = fids(REPORTS / "digits-paper" / "results" / "digits-paper")
-    for reg in ("none", "spectral_norm"):  # "twenty runs ... run for run, the FIDs"
-        assert all(here[(reg, s)][0] == sweep[(reg, s)][0] for s in range(10)), reg
-        assert {here[(reg, s)][1] for s in range(10)} == {sweep[(reg, s)][1] for s in range(10)} == {SHIPPED}
-    assert {sweep[("spectral_norm", s)][2] for s in range(10)} == {"2026-12-02"}  # "five days earlier"
-    assert {here[("spectral_norm", s)][2] for s in range(10)} == {"2026-12-07"}
-    assert any(here[("wgan_gp", s)][0] != sweep[("wgan_gp", s)][0] for s in range(10))  # the AMD VM's: other runs
-    scores = table("default", "scores").set_index(["regularizer", "setting"])
-    assert f"{scores.loc[('spectral_norm', 'D'), 'fid_median']:.1f}" == "79.1" and "(spectral norm's median 79.1 in" in README
+    assert len(here) == len(sweep) == 80 and here.keys() == sweep.keys()  # "all 80 runs at D"
+    assert all(here[k][0] == sweep[k][0] for k in here)  # "run for run, the FIDs"
+    assert {v[1] for v in here.values()} == {v[1] for v in sweep.values()} == {SHIPPED}
+    assert {v[2] for v in here.values()} == {10} and {v[2] for v in sweep.values()} == {20}  # groups of 10 and 20
+    assert len({v[3] for v in here.values()} | {v[3] for v in sweep.values()}) == 2  # two commits
+    assert "all 80 runs at D here have, run for run, the FIDs" in README
 
 
 def test_the_readme_scorer_table_is_the_manifest_and_the_validation():
