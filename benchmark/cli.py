@@ -33,7 +33,8 @@ def _load(path: str):
 def cmd_plan(args) -> int:
     import pandas as pd
 
-    from .suite import expand, groups, solo_reason
+    from .grouping import groups, solo_reason
+    from .suite import expand
 
     for i, suite in enumerate(_load(args.suite)):
         fuse = args.fuse or suite.fuse
@@ -54,7 +55,7 @@ def cmd_plan(args) -> int:
         print(f"fuse {fuse}: {len(grouped)} groups (" + ", ".join(f"{n} of {size}" for size, n in sizes.items())
               + ")" + (f"; alone: {'; '.join(alone)}" if alone else ""))
         if fuse == "auto":
-            from .suite import fuse_decision
+            from .grouping import fuse_decision
 
             decided = dict.fromkeys(fuse_decision(g[0]).reason for g in grouped if not solo_reason(g[0]))
             for reason in decided:
@@ -154,7 +155,7 @@ def cmd_score(args) -> int:
     from .image_input import BadImages, read_image_set
     from .metrics import Scorer
     from .suite import FID_REAL, Evaluation
-    from .train import resolve_device
+    from .backends import resolve_device
 
     if args.dataset not in DATASETS:
         raise UserError(f"unknown dataset {args.dataset!r}; registered: {', '.join(DATASETS.names())}")

@@ -60,7 +60,7 @@ def update_gflop(architecture: str, image_size: int, channels: int, width: float
 def decide(spec, device: str | None = None) -> Decision:
     """Fuse ``spec``'s group or not, and why (``spec``: a RunSpec; ``device``: its resolved device type)."""
     from .data import CHANNELS
-    from .train import resolve_device
+    from .backends import resolve_device
 
     device = device or resolve_device(spec.device).type
     gflop = update_gflop(spec.architecture, spec.image_size, CHANNELS.get(spec.dataset, 3), spec.width,

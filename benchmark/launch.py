@@ -16,12 +16,13 @@ from .data import load_images
 from .errors import CannotWrite, DatasetUnavailable, FeatureExtractorUnavailable
 from .lock import FolderLock
 from .metrics import Scorer
-from .run import execute_group, group_id
+from .grouping import Group, make_groups
+from .run import execute_group
 from .slurm import SlurmOptions, results_in_slurm
 from .store import (CHECKPOINT_DIR, REFERENCE_DIR, DamagedFile, atomic_write_bytes, move_aside, read_samples,
-                    samples_path, scan_results, warn, write_json, write_plan, write_result, write_samples)
-from .suite import RunSpec, Suite, expand, groups
-from .train import resolve_device
+                    read_plan, samples_path, scan_results, warn, write_json, write_plan, write_result, write_samples)
+from .suite import RunSpec, Suite, expand
+from .backends import resolve_device
 
 
 @dataclass
@@ -132,27 +133,18 @@ def _init_worker(threads: int, inception_weights: str | None, stop=None) -> None
     _STOP = stop
 
 
-def checkpoint_path(results_dir: Path, run_id: str) -> Path:
-    return Path(results_dir) / CHECKPOINT_DIR / f"{run_id}.pt"
-
-
-def group_checkpoint_path(results_dir: Path, group: list[RunSpec]) -> Path:
-    """A solo run's checkpoint is its run's; a fused group's is the group's (named by all its members)."""
-    return checkpoint_path(results_dir, group[0].run_id if len(group) == 1 else f"group-{group_id(group)}")
-
-
 def _numpy(outs):
     return [(record, None if samples is None else samples.numpy()) for record, samples in outs]
 
 
-def _execute_in_worker(group: list[RunSpec], results_dir: Path, should_stop=None):
+def _execute_in_worker(group: Group, results_dir: Path, should_stop=None):
     spec = group[0]
     return _numpy(execute_group(group, real=_WORKER_RESOURCES.images(spec), scorer=_WORKER_RESOURCES.scorer(spec),
-                                progress=False, checkpoint=group_checkpoint_path(results_dir, group),
+                                progress=False, checkpoint=group.checkpoint(results_dir),
                                 should_stop=should_stop))
 
 
-def _execute_in_pool(group: list[RunSpec], results_dir: Path):
+def _execute_in_pool(group: Group, results_dir: Path):
     """A queued group in a local worker: skipped once the sweep is interrupted. The pool hands each worker its
     next group before the current one ends, so cancelling the queue in the driver cannot stop that one."""
     if _STOP is not None and _STOP.is_set():
@@ -160,14 +152,14 @@ def _execute_in_pool(group: list[RunSpec], results_dir: Path):
     return _execute_in_worker(group, results_dir)
 
 
-def _results_in_process(todo: list[list[RunSpec]], resources: Resources, progress: bool, results_dir: Path):
+def _results_in_process(todo: list[Group], resources: Resources, progress: bool, results_dir: Path):
     for group in todo:
         spec = group[0]
         yield _numpy(execute_group(group, real=resources.images(spec), scorer=resources.scorer(spec),
-                                   progress=progress, checkpoint=group_checkpoint_path(results_dir, group)))
+                                   progress=progress, checkpoint=group.checkpoint(results_dir)))
 
 
-def _results_in_workers(todo: list[list[RunSpec]], workers: int, inception_weights: str | None, results_dir: Path):
+def _results_in_workers(todo: list[Group], workers: int, inception_weights: str | None, results_dir: Path):
     threads = max(1, (os.cpu_count() or 1) // workers)
     ctx = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
     stop = ctx.Event()
@@ -199,7 +191,7 @@ class ClusterOptions:
         return max(1, int(self.cpus_per_run))
 
 
-def _remote_run(group: list[RunSpec], results_dir: str, inception_weights: str | None, threads: int,
+def _remote_run(group: Group, results_dir: str, inception_weights: str | None, threads: int,
                 should_stop=None) -> list[dict]:
     """One group (often of one run) inside a Ray worker or Slurm job: paths in, plain dicts out, one per run.
     Ray and Slurm set CUDA_VISIBLE_DEVICES, so a run asking for a GPU sees it as device 0, which spec.device
@@ -210,7 +202,7 @@ def _remote_run(group: list[RunSpec], results_dir: str, inception_weights: str |
             for record, samples in _execute_in_worker(group, Path(results_dir), should_stop)]
 
 
-def _ray_warm(group: list[RunSpec], inception_weights: str | None, threads: int) -> int:
+def _ray_warm(group: Group, inception_weights: str | None, threads: int) -> int:
     """Load torch, the data and the scorer in a Ray worker before any run is timed there."""
     if _WORKER_RESOURCES is None:
         _init_worker(threads, inception_weights)
@@ -218,7 +210,7 @@ def _ray_warm(group: list[RunSpec], inception_weights: str | None, threads: int)
     return os.getpid()
 
 
-def _results_in_ray(todo: list[list[RunSpec]], workers: int, inception_weights: str | None, results_dir: Path,
+def _results_in_ray(todo: list[Group], workers: int, inception_weights: str | None, results_dir: Path,
                     options: ClusterOptions, timings: dict):
     import ray
 
@@ -251,7 +243,7 @@ def _results_in_ray(todo: list[list[RunSpec]], workers: int, inception_weights: 
                 if isinstance(getattr(exc, "cause", None), (CannotWrite, DatasetUnavailable,
                                                             FeatureExtractorUnavailable)):
                     raise exc.cause from None
-                print(f"ray: {_what(group)} lost ({type(exc).__name__}); {_stays(group)}", file=sys.stderr)
+                print(f"ray: {group.describe()} lost ({type(exc).__name__}); {_stays(group)}", file=sys.stderr)
                 continue
             yield [(o["record"], o["samples"]) for o in out]
     finally:
@@ -259,20 +251,18 @@ def _results_in_ray(todo: list[list[RunSpec]], workers: int, inception_weights: 
             ray.shutdown()
 
 
-def _what(group: list[RunSpec]) -> str:
-    return f"run {group[0].run_id}" if len(group) == 1 else f"fused group {group_id(group)} ({len(group)} runs)"
-
-
-def _stays(group: list[RunSpec]) -> str:
+def _stays(group: Group) -> str:
     return "it stays unfinished" if len(group) == 1 else "they stay unfinished"
 
 
-def plan(suite: Suite, specs: list[RunSpec], fuse: int | str = 1) -> dict:
-    """What this sweep is to produce, for a report of partial results to name the runs still missing."""
+def plan(suite: Suite, specs: list[RunSpec], fuse: int | str = 1, groups: list[dict] = ()) -> dict:
+    """What this sweep is to produce, for a report of partial results to name the runs still missing, and the
+    groups that train them (with their checkpoints: the report says which are in progress, and a later sweep
+    resumes a checkpointed group as that group)."""
     return {"suite": suite.name, "path": suite.path, "suite_sha256": suite.source_sha256,
             "written": time.strftime("%Y-%m-%dT%H:%M:%S"), "success_fid": suite.success_fid, "fuse": fuse,
             "runs": [{"run_id": s.run_id, "regularizer": s.label, "setting": s.setting, "seed": s.seed}
-                     for s in specs]}
+                     for s in specs], "groups": list(groups)}
 
 
 def run_suite(suite: Suite, *, results_root: Path = Path("results"), workers: int = 1, progress: bool = True,
@@ -297,11 +287,18 @@ def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool
     start = time.perf_counter()
     resources = resources or Resources()
     resources.prepare(pending_runs)  # fail fast, and fill the on-disk caches the workers then read
-    write_plan(results_dir, plan(suite, specs, fuse))
+    # the unit of work: a group of runs trained as one (grouping.make_groups); with fuse 1, each run alone
+    previous = (read_plan(results_dir) or {}).get("groups", [])
+    todo = make_groups(pending_runs, fuse, suite_runs=specs, results_dir=results_dir, previous=previous)
+    # a checkpointed group of an earlier sweep that is not trained now (its failed runs wait for
+    # --retry-failed) stays in the plan, so that its checkpoint is still known for what it is
+    planned = [g.planned() for g in todo]
+    names = {g["checkpoint"] for g in planned}
+    planned += [g for g in previous if g.get("checkpoint") not in names
+                and (results_dir / CHECKPOINT_DIR / str(g.get("checkpoint"))).is_file()]
+    write_plan(results_dir, plan(suite, specs, fuse, planned))
     resources.write_real_data(specs, results_dir)
     timings: dict = {}
-    # the unit of work: a group of runs trained as one (suite.groups); with fuse 1, each run alone
-    todo = groups(pending_runs, fuse)
     if launcher != "local" or workers > 1:
         # longest first, so that no worker is left with a long group at the end while the others idle
         # (the default suite's n_dis-5 runs take 3x its n_dis-1 ones); stable for equal costs
@@ -321,8 +318,13 @@ def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool
     parallel = len(pending_runs) if launcher == "slurm" else sum(len(g) for g in todo[:workers])
     bar = tqdm(total=len(pending_runs), desc=f"sweep {suite.name}", unit="run", disable=not progress,
                file=sys.stderr)
+    group_of = {s.run_id: g for g in todo for s in g}
+    pending_ids = {s.run_id for s in pending_runs}
     for group_out in results:
-        _write_group(group_out, results_dir, summary, bar, parallel, len(pending_runs))
+        group = group_of[group_out[0][0]["run_id"]]
+        # a resumed group's members that had a result keep it: only the pending runs' results are written
+        _write_group([o for o in group_out if o[0]["run_id"] in pending_ids], group.checkpoint(results_dir),
+                     results_dir, summary, bar, parallel, len(pending_runs))
     bar.close()
     summary.lost = len(pending_runs) - sum(summary.counts.values())
     summary.seconds = time.perf_counter() - start
@@ -330,11 +332,10 @@ def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool
     return summary
 
 
-def _write_group(group_out, results_dir: Path, summary: SweepSummary, bar, parallel: int, total: int) -> None:
+def _write_group(group_out, checkpoint: Path, results_dir: Path, summary: SweepSummary, bar, parallel: int,
+                 total: int) -> None:
     """A finished group's results, each written as it would be alone; the group's checkpoint goes once none
     of them failed (a failed one keeps it for --retry-failed)."""
-    checkpoints = {checkpoint_path(results_dir, r["run_id"]) if "fused" not in r else
-                   checkpoint_path(results_dir, f"group-{r['fused']['group']}") for r, _ in group_out}
     keep = False
     for record, samples in group_out:
         try:
@@ -357,5 +358,4 @@ def _write_group(group_out, results_dir: Path, summary: SweepSummary, bar, paral
                         refresh=False)
         bar.update(1)
     if not keep:
-        for path in checkpoints:
-            path.unlink(missing_ok=True)
+        checkpoint.unlink(missing_ok=True)

@@ -41,7 +41,7 @@ class MemberAdam:
         """lr = base lr x factor for every member (the linear decay)."""
         self.lr = [lr * factor for lr in self.base_lr]
 
-    def zero_grad(self) -> None:
+    def zero_grad(self, set_to_none: bool = True) -> None:  # torch's signature; grads are always dropped
         for p in self.params:
             p.grad = None
 

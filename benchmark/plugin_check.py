@@ -1,7 +1,7 @@
 """`regbench check-plugin NAME`: does a regularizer behave on real networks? Any author can run it.
 
 On the tiny standard CNN and ResNet, on CPU and random images: D and G are built with the regularizer's
-hooks, D and G steps are taken with the same code as every run (train.Steps), and we check finite losses,
+hooks, D and G steps are taken with the same code as every run (steps.Steps), and we check finite losses,
 gradients that reach every parameter, a state_dict that round-trips, an eval mode without side effects,
 an augmentation that keeps shapes and gradients, a D forward hook whose output D's loss can take, a few
 updates through the trainer itself, a run resumed from a checkpoint that ends where an uninterrupted one
@@ -20,7 +20,8 @@ from typing import Callable
 import torch
 
 from .suite import RunSpec, expand, parse_suite
-from .train import Steps, build, train, train_group
+from .steps import solo_steps
+from .train import build, train, train_group
 
 ARCHS = {"standard_cnn": 16, "resnet": 16}  # architecture -> image size: the smallest each builds at
 BATCH = 8
@@ -90,7 +91,7 @@ def _checks(spec: RunSpec) -> list[tuple[str, Callable[[], None]]]:
         out = d(images)
         if out.numel() != BATCH or not _finite(out):
             raise AssertionError(f"D's output has shape {tuple(out.shape)} or is not finite")
-        state.update(g=g, d=d, reg=reg, steps=Steps(spec, g, d, reg, device))
+        state.update(g=g, d=d, reg=reg, steps=solo_steps(spec, g, d, reg, device))
 
     def d_step():
         loss = state["steps"].d_step(images)

@@ -19,7 +19,8 @@ from .errors import CannotWrite
 from .metrics import Scorer
 from .regularizers import REGULARIZERS, load_plugin_file
 from .suite import RunSpec
-from .train import generate, group_hash, resolve_device, train_group
+from .grouping import Group
+from .train import generate, resolve_device, train_group
 
 
 def peak_rss_mb() -> float:
@@ -138,12 +139,6 @@ def execute(spec: RunSpec, *, real: torch.Tensor, scorer: Scorer, progress: bool
                          should_stop=should_stop)[0]
 
 
-def group_id(specs: list[RunSpec]) -> str:
-    """A fused group's name: its first run's, with the group's size and its members' hash."""
-    first = specs[0]
-    return f"{first.label}-{first.setting}-s{first.seed}-x{len(specs)}-{group_hash(specs)}"
-
-
 def execute_group(specs: list[RunSpec], *, real: torch.Tensor, scorer: Scorer, progress: bool = True,
                   checkpoint: Path | None = None, should_stop=None) -> list[tuple[dict, torch.Tensor | None]]:
     """Run ``specs`` as one group (suite.groups made it; one spec: a solo run) and score each member: one
@@ -157,7 +152,7 @@ def execute_group(specs: list[RunSpec], *, real: torch.Tensor, scorer: Scorer, p
     for record in records:
         record["environment"] = env
         if fused:
-            record["fused"] = {"group": group_id(specs), "size": len(specs), "members": [s.run_id for s in specs],
+            record["fused"] = {"group": Group(tuple(specs)).id, "size": len(specs), "members": [s.run_id for s in specs],
                                "group_sec_per_100_updates": None}
     samples: list = [None] * len(specs)
     monitors: list = []

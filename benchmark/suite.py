@@ -587,51 +587,6 @@ def expand(suite: Suite) -> list[RunSpec]:
     return runs
 
 
-# what may differ between the members of a fused group (each is per member in fused_steps: its seed's streams,
-# MemberAdam's lr and betas): the rest must be equal. The setting's name goes with lr and betas: settings that
-# differ only in those fuse.
-MEMBER_FIELDS = {"seed": 0, "lr": 0.0, "beta1": 0.0, "beta2": 0.0, "setting": ""}
-
-
-def solo_reason(spec: RunSpec) -> str | None:
-    """Why ``spec`` cannot join a fused group (None: it can)."""
-    if not REGULARIZERS.get(spec.regularizer).fusable:
-        return f"{spec.regularizer} declares fusable = False"
-    switches = [k for k in SPEED_SWITCHES if getattr(spec, k)]
-    if switches:
-        return f"{', '.join(switches)} runs train alone"
-    return None
-
-
-def groups(specs: list[RunSpec], fuse: int | str) -> list[list[RunSpec]]:
-    """``specs`` as the groups that train together, in the order of their first run: runs equal but for
-    seed, lr, beta1 and beta2 (and the setting that names those) go together, at most ``fuse`` to a
-    group and as evenly as that allows (12 runs at fuse 10: 6 and 6). ``fuse`` 1: each run alone; ``auto``:
-    as many as fusing.decide says pays for that group's model and device."""
-    buckets: dict = {}
-    for spec in specs:
-        key = spec if fuse == 1 or solo_reason(spec) else replace(spec, **MEMBER_FIELDS)
-        buckets.setdefault(key, []).append(spec)
-    out = []
-    for members in buckets.values():
-        most = fuse_decision(members[0]).size if fuse == "auto" else fuse
-        n = -(-len(members) // max(1, most))  # groups needed
-        size, extra = divmod(len(members), n)
-        start = 0
-        for i in range(n):
-            end = start + size + (i < extra)
-            out.append(members[start:end])
-            start = end
-    return out
-
-
-def fuse_decision(spec: RunSpec):
-    """fusing.decide for ``spec`` (imported here: it builds the models to count their FLOPs)."""
-    from .fusing import decide
-
-    return decide(spec)
-
-
 def override(suite: Suite, *, max_steps: int | None = None, samples: int | None = None) -> Suite:
     """A smoke-test copy of a suite: at most ``max_steps`` updates and ``samples`` images per score.
 

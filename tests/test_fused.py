@@ -13,13 +13,15 @@ import dataclasses
 import pytest
 import torch
 
+import benchmark.steps as steps_module
 import benchmark.train as train_module
 from benchmark.data import load_images
 from benchmark.member_adam import MemberAdam
 from benchmark.member_rng import UnsplittableDraw
 from benchmark.regularizers import BUILTINS, REGULARIZERS, Regularizer
 from benchmark.run import execute_group
-from benchmark.suite import expand, groups, parse_suite, solo_reason
+from benchmark.grouping import groups, solo_reason
+from benchmark.suite import expand, parse_suite
 from benchmark.train import train, train_group
 
 EXAMPLES = ("r1", "sn_gp", "diffaugment", "bcr", "lecam", "gradient_norm")
@@ -119,23 +121,17 @@ def test_member_adam_is_torch_adam_per_member():
 def test_a_nan_member_diverges_alone(real, float64, monkeypatch):
     specs = specs_for("spectral_norm", steps=20)
     solo = [train(s, real, progress=False) for s in specs]
-    original = train_module._Fused.__init__
+    original, calls = steps_module.Steps.d_step, [0]
 
-    def poisoned(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        d_step, calls = self.d_step, [0]
+    def step(self, x):
+        calls[0] += 1
+        if calls[0] == 13:  # member 1's D turns NaN in update 7 (D's 13th step at n_dis 2)
+            with torch.no_grad():
+                for p in self.members.d.parameters():
+                    p[1].fill_(float("nan"))
+        return original(self, x)
 
-        def step(x):
-            calls[0] += 1
-            if calls[0] == 13:  # member 1's D turns NaN in update 7 (D's 13th step at n_dis 2)
-                with torch.no_grad():
-                    for p in self.steps.d.parameters():
-                        p[1].fill_(float("nan"))
-            return d_step(x)
-
-        self.d_step = step
-
-    monkeypatch.setattr(train_module._Fused, "__init__", poisoned)
+    monkeypatch.setattr(steps_module.Steps, "d_step", step)
     fused = train_group(specs, real, progress=False)
     assert [o.status for o in fused] == ["ok", "diverged", "ok"]
     assert fused[1].steps_done == 10 and "by update 10" in fused[1].error  # the first log after the NaN
@@ -236,6 +232,49 @@ def test_a_fused_group_resumes_exactly(real, tmp_path):
         assert torch.equal(flat(a.generator), flat(b.generator))
         assert a.history["d_loss"] == b.history["d_loss"]
         assert b.regularizer.state_dict()["updates"] == a.regularizer.state_dict()["updates"]
+
+
+def _as_written_before(state: dict) -> dict:
+    """A checkpoint of today's format in the layout regbench wrote before one engine: a solo run's, or a
+    fused group's."""
+    common = {k: state[k] for k in ("step", "train_seconds", "config_hash")}
+    m = state["members"]
+    if state["kind"] == "plain":
+        return {**{k: m[k] for k in ("g", "d", "opt_g", "opt_d", "rng", "cuda_rng")}, "regularizer": m["regularizers"][0],
+                "data_rng": state["data_rng"][0], "history": state["history"][0], **common}
+    return {"fused": m, "data_rng": state["data_rng"], "history": state["history"], "members": state["ended"], **common}
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_checkpoints_in_the_formats_written_before_resume_exactly(real, tmp_path, k):
+    specs = specs_for("lecam", steps=12, checkpoint_every=4)[:k]
+    ckpt = tmp_path / "old.pt"
+    whole = train_group(specs, real, progress=False)
+    asked = [0]
+    with pytest.raises(train_module.Stopped):
+        train_group(specs, real, progress=False, checkpoint=ckpt,
+                    should_stop=lambda: asked.__setitem__(0, asked[0] + 1) or asked[0] > 5)
+    state = torch.load(ckpt, weights_only=False)
+    assert state["format"] == 2 and state["kind"] == ("plain" if k == 1 else "fused")
+    torch.save(_as_written_before(state), ckpt)
+    resumed = train_group(specs, real, progress=False, checkpoint=ckpt)
+    for a, b in zip(whole, resumed):
+        assert b.resumed_from == 5 and torch.equal(flat(a.generator), flat(b.generator))
+        assert b.regularizer.state_dict()["updates"] == a.regularizer.state_dict()["updates"]
+
+
+def test_a_fused_checkpoint_is_not_resumed_as_a_solo_run(real, tmp_path, capsys):
+    (spec,) = specs_for("none", steps=8, checkpoint_every=4)[:1]
+    ckpt = tmp_path / "x.pt"
+    asked = [0]
+    with pytest.raises(train_module.Stopped):
+        train_group([spec], real, progress=False, checkpoint=ckpt, fused=True,
+                    should_stop=lambda: asked.__setitem__(0, asked[0] + 1) or asked[0] > 5)
+    state = torch.load(ckpt, weights_only=False)
+    state["config_hash"] = spec.config_hash  # misplaced: the solo run's name on a fused group's state
+    torch.save(state, ckpt)
+    outcome = train(spec, real, progress=False, checkpoint=ckpt)
+    assert outcome.resumed_from is None and "holds a fused group, this one trains plain" in capsys.readouterr().err
 
 
 def test_the_report_times_like_with_like():

@@ -5,7 +5,8 @@ import sys
 import pytest
 
 from benchmark import fusing
-from benchmark.suite import expand, groups, parse_suite
+from benchmark.grouping import groups
+from benchmark.suite import expand, parse_suite
 
 
 def suite(**overrides):

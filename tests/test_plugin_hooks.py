@@ -15,7 +15,8 @@ from benchmark.data import load_images
 from benchmark.plugin_check import check_plugin, passed
 from benchmark.regularizers import REGULARIZERS, Regularizer, create_regularizer, register_regularizer
 from benchmark.suite import expand, parse_suite
-from benchmark.train import Steps, build, train
+from benchmark.steps import solo_steps
+from benchmark.train import build, train
 
 pytest.importorskip("regbench_examples", reason="the example plugins: `make install` installs them")
 
@@ -51,7 +52,7 @@ def temporary():
 def steps_for(name, d_passes="separate", **params):
     spec = spec_for({"name": name, "params": params}, d_passes=d_passes)
     g, d, reg = build(spec, channels=1, device=torch.device("cpu"))
-    return spec, Steps(spec, g, d, reg, torch.device("cpu")), d, reg
+    return spec, solo_steps(spec, g, d, reg, torch.device("cpu")), d, reg
 
 
 def record_inputs(d):
@@ -100,7 +101,7 @@ def test_diffaugment_d_never_sees_an_unaugmented_image(d_passes, temporary):
     fraction = zeroed.flatten(1).float().mean(1)
     assert (fraction > 0).all() and fraction.max().item() == 0.25
     # ...and G's gradient flows through it to G's weights
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in steps.g.parameters())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in steps.members.g.parameters())
 
 
 def test_an_unknown_diffaugment_policy_stops_the_suite(write_suite, capsys):
@@ -171,7 +172,7 @@ def test_lecam_averages_survive_a_checkpoint_round_trip(real, tmp_path):
     spec = spec_for({"name": "lecam", "params": {"ema_start": 0, "decay": 0.9}}, steps=20, checkpoint_every=10)
     ckpt = tmp_path / "run.pt"
     whole = train(spec, real, progress=False, checkpoint=ckpt)  # leaves its update-10 checkpoint
-    saved = torch.load(ckpt, weights_only=False)["regularizer"]
+    saved = torch.load(ckpt, weights_only=False)["members"]["regularizers"][0]
     assert saved["updates"] == 10 * spec.n_dis and saved["ema_real"].item() != 0
     resumed = train(spec, real, progress=False, checkpoint=ckpt)
     assert resumed.resumed_from == 10

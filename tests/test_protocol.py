@@ -15,7 +15,8 @@ from benchmark.models import create_models
 from benchmark.regularizers import create_regularizer, weight_layers
 from benchmark.regularizers.spectral_norm import SpectralNormalized
 from benchmark.suite import Evaluation, expand, parse_suite
-from benchmark.train import Steps, build, train
+from benchmark.steps import solo_steps
+from benchmark.train import build, train
 
 
 def spec_for(regularizer="none", **overrides):
@@ -110,7 +111,7 @@ def test_latent_uniform_is_u_minus1_1_and_reaches_training(real):
     g, d, reg = build(spec, channels=1, device=torch.device("cpu"))
     seen = []
     g.register_forward_hook(lambda m, args, out: seen.append(args[0]))
-    steps = Steps(spec, g, d, reg, torch.device("cpu"))
+    steps = solo_steps(spec, g, d, reg, torch.device("cpu"))
     steps.d_step(batch()), steps.g_step(spec.g_batch_size)
     assert len(seen) == 2 and all(z.abs().max() <= 1 for z in seen)
 
@@ -131,7 +132,7 @@ def test_norms_learn_only_a_shift(real, name, kind):
 def _power_iterations_per_d_update(d_passes, regularizer="spectral_norm"):
     spec = spec_for(regularizer, d_passes=d_passes)
     g, d, reg = build(spec, channels=1, device=torch.device("cpu"))
-    steps = Steps(spec, g, d, reg, torch.device("cpu"))
+    steps = solo_steps(spec, g, d, reg, torch.device("cpu"))
     counts = []
     for m in d.modules():
         if isinstance(m, SpectralNormalized):
@@ -159,7 +160,7 @@ def test_g_batch_size_is_the_g_steps_batch(real):
     g, d, reg = build(spec, channels=1, device=torch.device("cpu"))
     sizes = []
     g.register_forward_hook(lambda m, args, out: sizes.append(out.shape[0]))
-    steps = Steps(spec, g, d, reg, torch.device("cpu"))
+    steps = solo_steps(spec, g, d, reg, torch.device("cpu"))
     steps.d_step(batch(spec.batch_size)), steps.g_step(spec.g_batch_size)
     assert sizes == [8, 12]
 
@@ -168,11 +169,11 @@ def test_linear_lr_decay_falls_to_zero_over_the_run_and_none_keeps_lr():
     for decay, want in (("linear", [1e-3 * (1 - k / 4) for k in range(4)]), ("none", [1e-3] * 4)):
         spec = spec_for(lr_decay=decay, steps=4)
         g, d, reg = build(spec, channels=1, device=torch.device("cpu"))
-        steps = Steps(spec, g, d, reg, torch.device("cpu"))
+        steps = solo_steps(spec, g, d, reg, torch.device("cpu"))
         seen = []
         for step in range(1, 5):
             steps.set_lr(step)
-            seen.append((steps.opt_d.param_groups[0]["lr"], steps.opt_g.param_groups[0]["lr"]))
+            seen.append((steps.members.opt_d.param_groups[0]["lr"], steps.members.opt_g.param_groups[0]["lr"]))
         assert [d for d, _ in seen] == pytest.approx(want) and [g for _, g in seen] == pytest.approx(want), decay
 
 

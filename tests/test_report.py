@@ -43,14 +43,14 @@ def result(reg, setting, *, fid, status="ok", is_mean=6.0, seed=0, sec=12.5, sui
     }
 
 
-def write_folder(folder, rows, *, planned=()):
+def write_folder(folder, rows, *, planned=(), groups=()):
     for row in rows:
         write_result(folder, row)
         if row["status"] == "ok":
             write_samples(folder, row["run_id"], np.zeros((16, 3, 32, 32), np.uint8))
     runs = [{"run_id": r["run_id"], "regularizer": r["regularizer"], "setting": r["setting"], "seed": r["seed"]}
             for r in rows] + list(planned)
-    write_plan(folder, {"suite": rows[0]["suite"], "runs": runs})
+    write_plan(folder, {"suite": rows[0]["suite"], "runs": runs, "groups": list(groups)})
     return folder
 
 
@@ -190,8 +190,24 @@ def test_a_sweep_still_running_reports_what_it_has_and_lists_the_rest(tmp_path):
     md = write_report(folder, out_dir=tmp_path / "r").read_text()
     assert "2 of 4 planned runs have no result yet" in md
     missing = pd.read_csv(tmp_path / "r" / "tables" / "missing.csv").set_index("run_id")
-    assert missing.loc["wgan_gp-A-s0", "state"] == "checkpointed" and missing.loc["wgan_gp-B-s0", "state"] == "not started"
+    assert missing.loc["wgan_gp-A-s0", "state"] == "in progress" and missing.loc["wgan_gp-B-s0", "state"] == "not started"
     check_links(tmp_path / "r")
+
+
+def test_a_checkpointed_fused_group_shows_its_runs_in_progress(tmp_path):
+    folder = tmp_path / "results" / "partial"
+    rows = [result("none", "A", fid=50.0, suite="partial")]
+    planned = [{"run_id": f"wgan_gp-A-s{s}", "regularizer": "wgan_gp", "setting": "A", "seed": s} for s in range(3)]
+    groups = [{"id": "wgan_gp-A-s0-x2-abc", "members": ["wgan_gp-A-s0", "wgan_gp-A-s1"],
+               "checkpoint": "group-wgan_gp-A-s0-x2-abc.pt"},
+              {"id": "wgan_gp-A-s2", "members": ["wgan_gp-A-s2"], "checkpoint": "wgan_gp-A-s2.pt"}]
+    write_folder(folder, rows, planned=planned, groups=groups)
+    (folder / CHECKPOINT_DIR).mkdir()
+    (folder / CHECKPOINT_DIR / "group-wgan_gp-A-s0-x2-abc.pt").write_bytes(b"state")
+    write_report(folder, out_dir=tmp_path / "r")
+    missing = pd.read_csv(tmp_path / "r" / "tables" / "missing.csv").set_index("run_id")["state"]
+    assert dict(missing) == {"wgan_gp-A-s0": "in progress", "wgan_gp-A-s1": "in progress",
+                             "wgan_gp-A-s2": "not started"}
 
 
 def test_several_suites_in_one_report(results_dir, tmp_path):

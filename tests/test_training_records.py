@@ -102,6 +102,46 @@ def test_failed_run_is_resumed_with_retry_failed(flaky, write_suite, tmp_path):
     assert not list((tmp_path / "tiny" / "checkpoints").glob("*"))
 
 
+def test_retry_failed_resumes_a_partly_failed_group_as_that_group(write_suite, tmp_path, monkeypatch):
+    import benchmark.run as run_module
+
+    suite = write_suite({"regularizers": ["none"], "settings": ["D"], "seeds": [0, 1, 2], "fuse": 3, "steps": 12,
+                         "checkpoint_every": 5})
+    scoring, armed = run_module.generate, [True]
+
+    def generate(generator, n, *, seed, **kwargs):  # member 1's scoring breaks; its training was fine
+        if armed[0] and seed == 1:
+            raise RuntimeError("scoring broke")
+        return scoring(generator, n, seed=seed, **kwargs)
+
+    monkeypatch.setattr(run_module, "generate", generate)
+    args = ["run", str(suite), "--results", str(tmp_path), "--quiet"]
+    folder = tmp_path / "tiny"
+
+    def results():
+        return {json.loads(p.read_text())["seed"]: p for p in folder.glob("*.json")}
+
+    assert main(args) == 1
+    first = {seed: json.loads(p.read_text()) for seed, p in results().items()}
+    assert [first[s]["status"] for s in range(3)] == ["ok", "failed", "ok"]
+    group = first[0]["fused"]["group"]
+    (kept,) = (folder / "checkpoints").glob("*.pt")  # the group's, kept for --retry-failed
+    assert kept.name == f"group-{group}.pt"
+    assert main(args) == 0  # no retry: the failed result stands, and the plan still knows the checkpoint's group
+    plan = json.loads((folder / "plan" / "plan.json").read_text())
+    assert {"id": group, "members": [first[s]["run_id"] for s in range(3)], "checkpoint": kept.name} in plan["groups"]
+    untouched = {s: results()[s].read_bytes() for s in (0, 2)}
+    armed[0] = False
+    assert main(args + ["--retry-failed"]) == 0
+    retried = json.loads(results()[1].read_text())
+    assert retried["status"] == "ok" and retried["fused"]["group"] == group and retried["resumed_from_step"] == 10
+    assert {s: results()[s].read_bytes() for s in (0, 2)} == untouched  # the others keep their results
+    assert not list((folder / "checkpoints").glob("*"))
+    assert main(["run", str(suite), "--results", str(tmp_path / "fresh"), "--quiet"]) == 0
+    fresh = {json.loads(p.read_text())["seed"]: json.loads(p.read_text()) for p in (tmp_path / "fresh" / "tiny").glob("*.json")}
+    assert retried["fid"] == fresh[1]["fid"]  # resumed from the group's checkpoint: the uninterrupted result
+
+
 def test_max_steps_and_samples_overrides_are_recorded(write_suite, tmp_path):
     suite = write_suite({"steps": 1000, "regularizers": ["none"], "settings": ["C"]})
     assert main(["run", str(suite), "--results", str(tmp_path), "--quiet", "--max-steps", "3",
@@ -192,22 +232,23 @@ def test_speed_switches_are_recorded_and_part_of_the_id_only_when_on(write_suite
 
 
 def test_the_g_step_leaves_d_untouched_and_gives_the_plain_gradient():
-    from benchmark.train import Steps, build
+    from benchmark.steps import solo_steps
+    from benchmark.train import build
 
     spec = spec_for("spectral_norm")
     g, d, reg = build(spec, channels=1, device=torch.device("cpu"))
-    steps = Steps(spec, g, d, reg, torch.device("cpu"))
+    steps = solo_steps(spec, g, d, reg, torch.device("cpu"))
 
     # what a plain loop computes: G's gradient through a D that also gets (unused) gradients
     torch.manual_seed(1)
     d_state = {k: v.clone() for k, v in d.state_dict().items()}
-    steps.loss.g(d(g(torch.randn(spec.batch_size, spec.z_dim)))).backward()
+    steps.members.loss.g(d(g(torch.randn(spec.batch_size, spec.z_dim)))).backward()
     want = [p.grad.clone() for p in g.parameters()]
     assert any(p.grad is not None for p in d.parameters())
     g.zero_grad(set_to_none=True), d.zero_grad(set_to_none=True), d.load_state_dict(d_state)
 
     torch.manual_seed(1)
-    steps.opt_g.step = lambda: None  # keep G's gradients to compare
+    steps.members.opt_g.step = lambda: None  # keep G's gradients to compare
     steps.g_step(spec.batch_size)
     assert all(torch.equal(p.grad, w) for p, w in zip(g.parameters(), want))
     assert all(p.grad is None and p.requires_grad for p in d.parameters())

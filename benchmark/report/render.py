@@ -48,13 +48,17 @@ class SuiteResults:
         return (self.plan or {}).get("suite") or (self.results[0]["suite"] if self.results else self.folder.name)
 
     def missing(self) -> list[dict]:
-        """Planned runs with no result file yet; a checkpoint means one is under way (or was stopped)."""
+        """Planned runs with no result file yet: *in progress* where their group (plan.json names each run's)
+        has a checkpoint, the training under way or stopped; else *not started*."""
         done = {r["run_id"] for r in self.results}
+        plan = self.plan or {}
+        checkpoint_of = {m: g.get("checkpoint") for g in plan.get("groups", []) for m in g.get("members", [])}
         out = []
-        for run in (self.plan or {}).get("runs", []):
+        for run in plan.get("runs", []):
             if run["run_id"] not in done:
-                started = (self.folder / CHECKPOINT_DIR / f"{run['run_id']}.pt").exists()
-                out.append({"suite": self.name, **run, "state": "checkpointed" if started else "not started"})
+                name = checkpoint_of.get(run["run_id"], f"{run['run_id']}.pt")  # plans before groups: solo runs
+                started = (self.folder / CHECKPOINT_DIR / str(name)).exists()
+                out.append({"suite": self.name, **run, "state": "in progress" if started else "not started"})
         return out
 
 
@@ -562,7 +566,7 @@ def _missing_blocks(suites: list[SuiteResults]) -> list[Block]:
         blocks += [Heading("Missing runs", 2),
                    Text(f"**Partial results:** {len(missing)} of {planned} planned runs have no result yet "
                         "(still running, stopped, or lost); the tables above leave them out. "
-                        "`regbench run SUITE` again finishes them, resuming checkpointed ones."),
+                        "`regbench run SUITE` again finishes them, resuming those in progress from their checkpoints."),
                    Table(pd.DataFrame(missing)[["suite", "regularizer", "setting", "seed", "state", "run_id"]],
                          "missing")]
     if unplanned:
