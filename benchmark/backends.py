@@ -21,8 +21,7 @@ from .member_rng import MemberStreams
 from .models import create_models
 from .regularizers import Regularizer, create_regularizer
 from .stacked import Stacked
-from .grouping import solo_reason
-from .suite import RunSpec
+from .suite import RunSpec, solo_reason
 
 
 def resolve_device(name: str) -> torch.device:

@@ -100,7 +100,7 @@ def _writable_folder(folder: Path, flag: str, what: str) -> None:
 
 def cmd_run(args) -> int:
     from .launch import ClusterOptions, Resources, SlurmOptions, run_suite
-    from .run import peak_rss_mb
+    from .provenance import peak_rss_mb
     from .suite import override
 
     suites = [override(s, max_steps=args.max_steps, samples=args.samples) for s in _load(args.suite)]

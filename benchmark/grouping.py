@@ -5,28 +5,16 @@ writer, and the report (through plan.json, which lists the sweep's groups).
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .regularizers import REGULARIZERS
 from .store import CHECKPOINT_DIR
-from .suite import SPEED_SWITCHES, RunSpec
+from .suite import RunSpec, group_hash, solo_reason
 
 # what may differ between the members of a fused group (each is per member in backends.Fused: its seed's streams,
 # MemberAdam's lr and betas): the rest must be equal. The setting's name goes with lr and betas: settings that
 # differ only in those fuse.
 MEMBER_FIELDS = {"seed": 0, "lr": 0.0, "beta1": 0.0, "beta2": 0.0, "setting": ""}
-
-
-def solo_reason(spec: RunSpec) -> str | None:
-    """Why ``spec`` cannot join a fused group (None: it can)."""
-    if not REGULARIZERS.get(spec.regularizer).fusable:
-        return f"{spec.regularizer} declares fusable = False"
-    switches = [k for k in SPEED_SWITCHES if getattr(spec, k)]
-    if switches:
-        return f"{', '.join(switches)} runs train alone"
-    return None
 
 
 def groups(specs: list[RunSpec], fuse: int | str) -> list[list[RunSpec]]:
@@ -56,11 +44,6 @@ def fuse_decision(spec: RunSpec):
     from .fusing import decide
 
     return decide(spec)
-
-
-def group_hash(specs) -> str:
-    """What identifies a fused group: its members' configs, in order."""
-    return hashlib.sha256(" ".join(s.config_hash for s in specs).encode()).hexdigest()[:10]
 
 
 @dataclass(frozen=True)

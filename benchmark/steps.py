@@ -20,7 +20,7 @@ class Steps:
         self.members, self.k = members, members.k
         reg = members.regs[0]
         uses = reg.uses
-        # speed switches: a fused group never has them (grouping.solo_reason), so they are a group of one's
+        # speed switches: a fused group never has them (suite.solo_reason), so they are a group of one's
         self.autocast = (functools.partial(torch.autocast, members.device.type, dtype=torch.bfloat16) if spec.bf16
                          else contextlib.nullcontext)
         # bf16 autocast's outputs back to float32 for the loss; otherwise as they are (a float64 test run stays so)

@@ -587,6 +587,22 @@ def expand(suite: Suite) -> list[RunSpec]:
     return runs
 
 
+def group_hash(specs) -> str:
+    """What identifies a fused group: its members' configs, in order."""
+    return hashlib.sha256(" ".join(s.config_hash for s in specs).encode()).hexdigest()[:10]
+
+
+def solo_reason(spec: RunSpec) -> str | None:
+    """Why ``spec`` cannot join a fused group (None: it can): the one place that says which runs train alone,
+    read by the grouping and by the fused backend."""
+    if not REGULARIZERS.get(spec.regularizer).fusable:
+        return f"{spec.regularizer} declares fusable = False"
+    switches = [k for k in SPEED_SWITCHES if getattr(spec, k)]
+    if switches:
+        return f"{', '.join(switches)} runs train alone"
+    return None
+
+
 def override(suite: Suite, *, max_steps: int | None = None, samples: int | None = None) -> Suite:
     """A smoke-test copy of a suite: at most ``max_steps`` updates and ``samples`` images per score.
 

@@ -226,7 +226,7 @@ How to read it:
 - regularizer cost: the paper's Figure 10 as ratios to `none`, on the standard CNN at the paper's width
   (32x32, random images), timed over a few updates per repetition: on a CPU at ~4 s per update the
   rows carry a few percent of noise (see their ranges), so read 0.96x as "no slower than none".
-- fused: a group of 10 seeds trained as one batched model (benchmark/stacked.py, fused_steps.py), each
+- fused: a group of 10 seeds trained as one batched model (benchmark/stacked.py, backends.py), each
   member's share of the group's time, against a solo run of the same model; every measurement in its own
   one-thread process, as a sweep's worker runs. Peak memory is the process's (VmHWM), data and torch included.
 - Fashion-MNIST's model: the standard CNN at 32x32 on one channel, solo and fused by 10, at widths 1/8 and

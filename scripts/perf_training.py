@@ -161,7 +161,7 @@ def _fused_probe(name: str, n_dis: int, k: int, steps: int) -> dict:
     process's peak memory after the solo run and after the group (MiB, VmHWM: data and torch included)."""
     import dataclasses
 
-    from benchmark.run import peak_rss_mb
+    from benchmark.provenance import peak_rss_mb
     from benchmark.train import train_group
 
     torch.set_num_threads(1)

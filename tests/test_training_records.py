@@ -257,7 +257,7 @@ def test_the_g_step_leaves_d_untouched_and_gives_the_plain_gradient():
 def test_a_result_calls_code_dirty_but_not_a_rewritten_report_or_suite(tmp_path):
     import subprocess
 
-    from benchmark.run import git_state
+    from benchmark.provenance import git_state
 
     def git(*args):
         subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args],

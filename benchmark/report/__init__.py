@@ -1,4 +1,5 @@
 """Reports from result files alone: tables (pandas), figures (matplotlib), report.md."""
-from .render import NoResults, write_report
+from ..results import NoResults
+from .render import write_report
 
 __all__ = ["NoResults", "write_report"]

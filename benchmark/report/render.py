@@ -12,7 +12,6 @@ import math
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,7 +20,8 @@ import pandas as pd
 from .. import paper
 from .findings import check_findings, kid_verdicts
 from .over_training import verdicts_over_training
-from ..store import CHECKPOINT_DIR, DamagedFile, read_plan, read_real_data, read_samples, scan_results, warn
+from ..results import NoResults, SuiteResults, load
+from ..store import DamagedFile, read_samples, warn
 from . import figures
 from . import comparisons
 from .comparisons import default_success_fid, pairwise_table, regularizers_of, scores_table, settings_of
@@ -29,49 +29,6 @@ from .document import Block, Bullets, Figure, Heading, Table, Text, to_html, to_
 from .stats import ALPHA, CONFIDENCE, median_ci, median_coverage, smallest_p
 from .tables import (best_table, cost_table, timing_basis, interval, median_text, per_setting_table, runs_frame, runs_table,
                      success_text, top_settings_table)
-
-
-class NoResults(ValueError):
-    pass
-
-
-@dataclass
-class SuiteResults:
-    folder: Path
-    results: list[dict]
-    real: list[dict]
-    plan: dict | None
-    problems: list[str] = field(default_factory=list)  # damaged and foreign files, each named, left out
-
-    @property
-    def name(self) -> str:
-        return (self.plan or {}).get("suite") or (self.results[0]["suite"] if self.results else self.folder.name)
-
-    def missing(self) -> list[dict]:
-        """Planned runs with no result file yet: *in progress* where their group (plan.json names each run's)
-        has a checkpoint, the training under way or stopped; else *not started*."""
-        done = {r["run_id"] for r in self.results}
-        plan = self.plan or {}
-        checkpoint_of = {m: g.get("checkpoint") for g in plan.get("groups", []) for m in g.get("members", [])}
-        out = []
-        for run in plan.get("runs", []):
-            if run["run_id"] not in done:
-                name = checkpoint_of.get(run["run_id"], f"{run['run_id']}.pt")  # plans before groups: solo runs
-                started = (self.folder / CHECKPOINT_DIR / str(name)).exists()
-                out.append({"suite": self.name, **run, "state": "in progress" if started else "not started"})
-        return out
-
-
-def load(folder: Path, *, say=warn) -> SuiteResults:
-    """A results folder, read by the validating reader (store.scan_results): a damaged or foreign file is left
-    out and named, one line each through ``say``."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise NoResults(f"{folder} is not a folder of results (run `regbench run SUITE` first)")
-    scan = scan_results(folder)
-    for line in scan.warnings():
-        say(line)
-    return SuiteResults(folder, scan.results, read_real_data(folder), read_plan(folder), scan.warnings())
 
 
 def _label_order(suites: list[SuiteResults]) -> list[str]:

@@ -7,12 +7,8 @@ import numpy as np
 import pandas as pd
 
 from .comparisons import best_scores, best_settings, regularizers_of, settings_of, tied_ranks
+from ..results import COLUMNS
 from .stats import median_ci
-
-COLUMNS = ["regularizer", "setting", "lr", "beta1", "beta2", "n_dis", "seed", "status", "inception_score_mean",
-           "inception_score_std", "fid", "kid_mean", "precision", "recall", "sec_per_100_updates", "steps_done",
-           "steps", "run_id", "feature_extractor", "feature_extractor_weights"]  # the instrument: name and weights
-
 
 def runs_frame(results: list[dict], order: list[str] = ()) -> pd.DataFrame:
     """One row per result; regularizers ordered as ``order`` (the suites' own order), then as they appear."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from . import MANIFEST, SCORERS, WEIGHTS, file_sha256, manifest, weights_bytes
-from ..run import cpu_model
+from ..provenance import cpu_model
 from .classifier import train
 
 
