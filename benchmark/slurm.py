@@ -55,7 +55,7 @@ class SlurmRun:
     checkpoint, and submitit's own handler requeues the job with this object (``checkpoint``)."""
 
     def __init__(self, run, requeues: int = 0):
-        self.run = run  # launch._remote_run: spec, results_dir, weights, threads -> {"record", "samples"}
+        self.run = run  # worker.remote_run: spec, results_dir, weights, threads -> {"record", "samples"}
         self.requeues = requeues
 
     def __call__(self, group, results_dir: str, inception_weights, threads: int) -> list[dict]:
