@@ -75,7 +75,7 @@ def _ray_run_processes():
     pids = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
-            if (proc / "cmdline").read_bytes().startswith(b"ray::_remote_run"):
+            if (proc / "cmdline").read_bytes().startswith(b"ray::remote_run"):
                 pids.append(int(proc.name))
         except OSError:
             continue
