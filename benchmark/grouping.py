@@ -88,6 +88,11 @@ class Group:
         return {"id": self.id, "members": [s.run_id for s in self.members], "checkpoint": self.checkpoint_name}
 
 
+def checkpointed(entry: dict, results_dir: Path) -> bool:
+    """Whether the group a plan.json entry describes has its checkpoint in ``results_dir``."""
+    return (Path(results_dir) / CHECKPOINT_DIR / str(entry.get("checkpoint"))).is_file()
+
+
 def make_groups(pending: list[RunSpec], fuse: int | str, *, suite_runs: list[RunSpec] = (),
                 results_dir: Path | None = None, previous: list[dict] = ()) -> list[Group]:
     """The groups that train the ``pending`` runs. A group of an earlier sweep (``previous``: its plan.json's
@@ -102,7 +107,7 @@ def make_groups(pending: list[RunSpec], fuse: int | str, *, suite_runs: list[Run
     for entry in previous:
         ids = entry.get("members", [])
         if (results_dir is None or not pending_ids & set(ids) or taken & set(ids) or not all(i in known for i in ids)
-                or not (Path(results_dir) / CHECKPOINT_DIR / str(entry.get("checkpoint"))).is_file()):
+                or not checkpointed(entry, results_dir)):
             continue
         group = Group(tuple(known[i] for i in ids))
         if group.id == entry.get("id"):  # the same runs with the same configs: its checkpoint is theirs

@@ -10,13 +10,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .errors import CannotWrite
-from .grouping import Group, make_groups
+from .grouping import checkpointed, make_groups
 from .local_launch import results_in_process, results_in_workers
 from .lock import FolderLock
 from .ray_launch import ClusterOptions, results_in_ray
 from .resources import Resources
 from .slurm import SlurmOptions, results_in_slurm
-from .store import (CHECKPOINT_DIR, DamagedFile, atomic_write_bytes, move_aside, read_plan, read_samples,
+from .store import (DamagedFile, atomic_write_bytes, move_aside, read_plan, read_samples,
                     samples_path, scan_results, warn, write_plan, write_result, write_samples)
 from .suite import RunSpec, Suite, expand
 from .worker import remote_run
@@ -107,8 +107,7 @@ def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool
     # --retry-failed) stays in the plan, so that its checkpoint is still known for what it is
     planned = [g.planned() for g in todo]
     names = {g["checkpoint"] for g in planned}
-    planned += [g for g in previous if g.get("checkpoint") not in names
-                and (results_dir / CHECKPOINT_DIR / str(g.get("checkpoint"))).is_file()]
+    planned += [g for g in previous if g.get("checkpoint") not in names and checkpointed(g, results_dir)]
     write_plan(results_dir, plan(suite, specs, fuse, planned))
     resources.write_real_data(specs, results_dir)
     timings: dict = {}

@@ -21,7 +21,8 @@ import torch
 
 from .suite import RunSpec, expand, parse_suite
 from .steps import solo_steps
-from .train import build, train, train_group
+from .backends import build
+from .train import train, train_group
 
 ARCHS = {"standard_cnn": 16, "resnet": 16}  # architecture -> image size: the smallest each builds at
 BATCH = 8

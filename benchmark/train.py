@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .backends import build, resolve_device  # noqa: F401  (build: the public way to make a run's modules)
+from .backends import resolve_device
 from .checkpoint import Checkpoint
 from .data import to_unit_range
 from .latent import sample_latent
@@ -164,7 +164,8 @@ class _Training:
         pinned memory, non_blocking, it does not (torch's caching host allocator keeps the buffer until the
         copy is done)."""
         n, b = self.real.shape[0], self.spec.batch_size
-        idx = torch.cat([torch.randint(n, (b,), generator=rng) for rng in self.members.data_rngs])
+        draws = [torch.randint(n, (b,), generator=rng) for rng in self.members.data_rngs]
+        idx = draws[0] if len(draws) == 1 else torch.cat(draws)  # a solo run's D step copies nothing more
         if self.device.type == "cuda":
             idx = idx.pin_memory().to(self.device, non_blocking=True)
         return to_unit_range(self.real[idx])

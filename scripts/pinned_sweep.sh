@@ -42,6 +42,8 @@ tree="$repo/../regbench-sweep-${commit:0:7}"
 [ -d "$tree" ] || git -C "$repo" worktree add --detach "$tree" "$commit"
 cd "$tree"
 export PYTHONPATH="$tree:$tree/examples/plugins"  # ahead of the editable install's finder, which points at main
-nohup "$repo/.venv/bin/python" -m benchmark run "suites/$suite.yaml" --results "$results" --workers 2 \
+# its own process group (setsid), so that one kill stops the driver and its pool workers together: killing
+# the driver alone leaves the workers training runs whose results nobody will write
+setsid nohup "$repo/.venv/bin/python" -m benchmark run "suites/$suite.yaml" --results "$results" --workers 2 \
     > "$repo/../$suite-sweep.log" 2>&1 &
-echo "$suite sweep from $commit in $tree (pid $!); log: $repo/../$suite-sweep.log"
+echo "$suite sweep from $commit in $tree (pid $!); log: $repo/../$suite-sweep.log; stop it with: kill -- -$!"

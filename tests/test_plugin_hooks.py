@@ -16,7 +16,8 @@ from benchmark.plugin_check import check_plugin, passed
 from benchmark.regularizers import REGULARIZERS, Regularizer, create_regularizer, register_regularizer
 from benchmark.suite import expand, parse_suite
 from benchmark.steps import solo_steps
-from benchmark.train import build, train
+from benchmark.backends import build
+from benchmark.train import train
 
 pytest.importorskip("regbench_examples", reason="the example plugins: `make install` installs them")
 

@@ -16,7 +16,8 @@ from benchmark.regularizers import create_regularizer, weight_layers
 from benchmark.regularizers.spectral_norm import SpectralNormalized
 from benchmark.suite import Evaluation, expand, parse_suite
 from benchmark.steps import solo_steps
-from benchmark.train import build, train
+from benchmark.backends import build
+from benchmark.train import train
 
 
 def spec_for(regularizer="none", **overrides):

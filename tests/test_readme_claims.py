@@ -71,7 +71,51 @@ def test_the_readme_gives_the_digits_paper_verdicts():
     assert "median FID 66.3 vs 213, p = 0.001, but the two tie at D, 79.1 vs 78.8" in README
     scores = table("digits-paper", "scores")
     assert scores[scores["setting"].isin(list("ABC"))]["successes"].sum() == 0  # "nothing trains at A, B or C"
-    assert "3426 s" in README
+    pairs = table("digits-paper", "pairwise")
+    for setting in "DEF":  # "at D, E and F no regularizer is separated from every other"
+        at = pairs[(pairs["setting"] == setting) & pairs["separated"]]
+        partners = {reg: set(at.loc[at["a"] == reg, "b"]) | set(at.loc[at["b"] == reg, "a"])
+                    for reg in set(pairs["a"])}
+        assert len(partners) == 8 and max(len(p) for p in partners.values()) < 7, setting
+    assert "at D, E and F no regularizer is separated from every other" in README
+
+
+def sweep_seconds(results: list[dict]) -> float:
+    """From the first run's start to the last run's end, as the result files record them."""
+    import datetime as dt
+
+    ends = [dt.datetime.strptime(r["finished"], "%Y-%m-%dT%H:%M:%S%z").timestamp() for r in results]
+    return max(ends) - min(end - r["wall_seconds"] for end, r in zip(ends, results))
+
+
+def test_the_digits_paper_sweep_took_the_time_the_readme_says_on_one_boot():
+    results = digits_paper_results()
+    assert len({r["environment"]["boot_id"] for r in results}) == 1  # one machine, one sitting
+    # the sweep's own clock (3426 s) also counts starting up before the first run and writing after the last
+    assert 3400 <= sweep_seconds(results) <= 3426 and "3426 s" in README
+
+
+def test_the_fashion_budget_probe_numbers_in_the_suite_are_its_results():
+    import json
+    import statistics
+
+    suite = " ".join((ROOT / "suites" / "fashion-mnist.yaml").read_text().replace("#", " ").split())
+    results = [json.loads(p.read_text()) for p in
+               (REPORTS / "fashion-mnist-budget-probe" / "results" / "fashion-mnist-budget-probe").glob("*.json")]
+    assert len(results) == 16 and {r["status"] for r in results} == {"ok"}
+    fid_at = [dict(zip(r["history"]["eval_step"], (e["fid"] for e in r["history"]["eval"]))) for r in results]
+    medians = [round(statistics.median(f[step] for f in fid_at)) for step in (125, 250, 500, 1000)]
+    assert f"median FID {' '.join(map(str, medians))}" in suite
+    for setting in "BD":
+        cells = [f for f, r in zip(fid_at, results) if r["setting"] == setting]
+        row = [round(statistics.median(f[step] for f in cells)) for step in (125, 250, 500, 1000)]
+        assert f"{setting} {' '.join(map(str, row))}" in suite, setting
+    best_b = min((f[500], r["regularizer"]) for f, r in zip(fid_at, results) if r["setting"] == "B")
+    assert best_b[1] == "orthonormal" and f"orthonormal's {best_b[0]:.0f}" in suite
+    assert min(f[1000] for f, r in zip(fid_at, results) if r["setting"] == "B") > 200  # "B has not trained"
+    per_update = {s: sum(r["wall_seconds"] for r in results if r["setting"] == s) / 8000 for s in "BD"}
+    assert f"{per_update['D']:.2f} s per update at n_dis 5 and {per_update['B']:.2f} s at n_dis 1" in suite
+    assert 2300 <= sweep_seconds(results) <= 2313 and "The probe took 2,313 s" in suite
 
 
 def test_the_same_seeds_agree_on_the_same_kind_of_cpu_and_one_network():

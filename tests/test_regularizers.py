@@ -10,7 +10,8 @@ from benchmark.regularizers import REGULARIZERS, create_regularizer, weight_laye
 from benchmark.regularizers.orthonormal import orthonormal_penalty
 from benchmark.regularizers.wgan_gp import gradient_penalty
 from benchmark.suite import expand, parse_suite
-from benchmark.train import build, train
+from benchmark.backends import build
+from benchmark.train import train
 
 
 def tiny_spec(regularizer, **overrides):

@@ -233,7 +233,7 @@ def test_speed_switches_are_recorded_and_part_of_the_id_only_when_on(write_suite
 
 def test_the_g_step_leaves_d_untouched_and_gives_the_plain_gradient():
     from benchmark.steps import solo_steps
-    from benchmark.train import build
+    from benchmark.backends import build
 
     spec = spec_for("spectral_norm")
     g, d, reg = build(spec, channels=1, device=torch.device("cpu"))

@@ -226,7 +226,6 @@ def success_sensitivity(df: pd.DataFrame, threshold: float) -> pd.DataFrame:
         for reg in rows:
             fids = np.concatenate([fid_scores(df, reg, s) for s in settings_of(df)])
             counts[reg] = (int((fids < t).sum()), len(fids))
-        order = sorted({k for k, _ in counts.values()}, reverse=True)
         for reg, (k, n) in counts.items():
             rows[reg][f"trained below {t:g}"] = f"{k}/{n}"
             rows[reg][f"rank at {t:g}"] = 1 + sum(other > k for other, _ in counts.values())

@@ -13,8 +13,6 @@ import hashlib
 from functools import partial
 from pathlib import Path
 
-import torch
-
 from ..data import digits_split, fashion_mnist_split
 from ..errors import FeatureExtractorUnavailable
 from .classifier import ClassifierFeatureExtractor, ClassifierNet, ClassifierSpec, prepare
