@@ -21,7 +21,7 @@ from .member_rng import MemberStreams
 from .models import create_models
 from .regularizers import Regularizer, create_regularizer
 from .stacked import Stacked
-from .suite import RunSpec, solo_reason
+from .schema import RunSpec, solo_reason
 
 
 def resolve_device(name: str) -> torch.device:

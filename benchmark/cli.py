@@ -75,7 +75,7 @@ def protocol_summary(suite) -> str:
 
 
 def _fuse(text: str) -> int | str:
-    from .suite import MAX_FUSE
+    from .schema import MAX_FUSE
 
     if text == "auto":
         return text
@@ -154,7 +154,7 @@ def cmd_score(args) -> int:
     from .data import DATASETS, split_size
     from .image_input import BadImages, read_image_set
     from .metrics import Scorer
-    from .suite import FID_REAL, Evaluation
+    from .schema import FID_REAL, Evaluation
     from .backends import resolve_device
 
     if args.dataset not in DATASETS:

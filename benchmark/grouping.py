@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .store import CHECKPOINT_DIR
-from .suite import RunSpec, group_hash, solo_reason
+from .schema import RunSpec, group_hash, solo_reason
 
 # what may differ between the members of a fused group (each is per member in backends.Fused: its seed's streams,
 # MemberAdam's lr and betas): the rest must be equal. The setting's name goes with lr and betas: settings that

@@ -18,7 +18,8 @@ from .resources import Resources
 from .slurm import SlurmOptions, results_in_slurm
 from .store import (DamagedFile, atomic_write_bytes, move_aside, read_plan, read_samples,
                     samples_path, scan_results, warn, write_plan, write_result, write_samples)
-from .suite import RunSpec, Suite, expand
+from .schema import RunSpec, Suite
+from .suite import expand
 from .worker import remote_run
 
 

@@ -9,14 +9,11 @@ from pathlib import Path
 from . import worker
 from .grouping import Group
 from .resources import Resources
-from .run import execute_group
 
 
 def results_in_process(todo: list[Group], resources: Resources, progress: bool, results_dir: Path):
     for group in todo:
-        spec = group[0]
-        yield worker.numpy_outputs(execute_group(group, real=resources.images(spec), scorer=resources.scorer(spec),
-                                                 progress=progress, checkpoint=group.checkpoint(results_dir)))
+        yield worker.run_group(group, resources, results_dir, progress=progress)
 
 
 def results_in_workers(todo: list[Group], workers: int, inception_weights: str | None, results_dir: Path):

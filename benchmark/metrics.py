@@ -28,7 +28,7 @@ from . import scorers
 from .errors import FeatureExtractorUnavailable
 from .data import cache_dir as default_cache_dir, load_images
 from .store import atomic_torch_save
-from .suite import Evaluation
+from .schema import Evaluation
 
 # KID as torch-fidelity defines it by default; the subset size shrinks to the sample counts when they are smaller
 KID_SUBSET_SIZE = FIDELITY_DEFAULTS["kid_subset_size"]

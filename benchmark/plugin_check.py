@@ -19,7 +19,8 @@ from typing import Callable
 
 import torch
 
-from .suite import RunSpec, expand, parse_suite
+from .schema import RunSpec
+from .suite import run_spec
 from .steps import solo_steps
 from .backends import build
 from .train import train, train_group
@@ -35,11 +36,9 @@ class Outcome:
 
 
 def _spec(name: str, architecture: str, params: dict | None) -> RunSpec:
-    raw = {"dataset": "digits", "image_size": ARCHS[architecture], "architecture": architecture, "width": 0.125,
-           "regularizers": [{"name": name, "params": params or {}}], "settings": [{"name": "check", "lr": 2e-4,
-           "beta1": 0.5, "beta2": 0.999, "n_dis": 2}], "steps": 3, "batch_size": BATCH, "log_every": 1,
-           "track_sn_every": 3}
-    return expand(parse_suite(raw, path="check-plugin", default_name="check-plugin"))[0]
+    return run_spec({"name": name, "params": params or {}}, {"name": "check", "lr": 2e-4, "beta1": 0.5,
+                    "beta2": 0.999, "n_dis": 2}, path="check-plugin", dataset="digits", image_size=ARCHS[architecture],
+                    architecture=architecture, width=0.125, steps=3, batch_size=BATCH, log_every=1, track_sn_every=3)
 
 
 def _finite(t: torch.Tensor) -> bool:

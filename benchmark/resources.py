@@ -10,7 +10,7 @@ from .backends import resolve_device
 from .data import load_images
 from .metrics import Scorer
 from .store import REFERENCE_DIR, write_json
-from .suite import RunSpec
+from .schema import RunSpec
 
 
 class Resources:

@@ -13,25 +13,21 @@ from .errors import CannotWrite
 from .metrics import Scorer
 from .provenance import environment, peak_rss_mb
 from .regularizers import REGULARIZERS, load_plugin_file
-from .suite import RunSpec
+from .schema import RunSpec
 from .grouping import Group
 from .train import generate, resolve_device, train_group
 
 
+# a result record's outcome half, as it stands before the run has any: a run that dies before training is "failed"
+OUTCOME = {"status": "failed", "error": None, "steps_done": 0, "resumed_from_step": None,
+           "inception_score_mean": None, "inception_score_std": None, "fid": None, "kid_mean": None,
+           "kid_std": None, "precision": None, "recall": None, "feature_extractor": None,
+           "feature_extractor_weights": None, "sec_per_100_updates": None}
+
+
 def base_record(spec: RunSpec) -> dict:
-    return {"suite": spec.suite, "suite_sha256": spec.suite_sha256, "run_id": spec.run_id, "config_hash": spec.config_hash,
-            "regularizer": spec.label, "regularizer_name": spec.regularizer, "params": dict(spec.params),
-            "loss": spec.loss, "setting": spec.setting, "lr": spec.lr, "beta1": spec.beta1, "beta2": spec.beta2,
-            "n_dis": spec.n_dis, "seed": spec.seed, "steps": spec.steps, "batch_size": spec.batch_size,
-            "g_batch_size": spec.g_batch_size, "init": spec.init, "latent": spec.latent, "d_passes": spec.d_passes,
-            "lr_decay": spec.lr_decay, "z_dim": spec.z_dim, "split": spec.split,
-            "dataset": spec.dataset, "image_size": spec.image_size, "architecture": spec.architecture,
-            "width": spec.width, "compile": spec.compile, "bf16": spec.bf16, "channels_last": spec.channels_last,
-            "status": "failed", "error": None, "steps_done": 0,
-            "overrides": dict(spec.overrides), "resumed_from_step": None,
-            "inception_score_mean": None, "inception_score_std": None, "fid": None, "kid_mean": None,
-            "kid_std": None, "precision": None, "recall": None, "feature_extractor": None,
-            "feature_extractor_weights": None, "sec_per_100_updates": None}
+    """A result record before the run: the spec's declared fields (schema.py) and an empty outcome."""
+    return {**spec.record(), **OUTCOME}
 
 
 def history_evaluator(spec: RunSpec, scorer: Scorer):

@@ -12,7 +12,7 @@ import functools
 import torch
 
 from .backends import Plain, backend_for
-from .suite import RunSpec
+from .schema import RunSpec
 
 
 class Steps:

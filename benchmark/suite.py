@@ -1,46 +1,31 @@
-"""Suite YAML -> validated, frozen specs -> the expanded list of runs.
+"""Suite YAML -> a checked, frozen ``Suite`` -> the expanded list of ``RunSpec``s (both declared in schema.py).
 
-A sweep is plain data (after compare_gan): the runs are the cross product of
-the suite's regularizers, settings and seeds. Every key is checked here, before
-anything runs: an unknown key, a wrong type or an unknown name is an error that
-names the file and the field.
+A sweep is plain data (after compare_gan): the runs are the cross product of the suite's regularizers, settings
+and seeds. Every key is checked here, before anything runs, in two steps: ``validate`` (the file alone) and
+``resolve`` (plugins, the regularizer registry, the datasets' split sizes). An unknown key, a wrong type or an
+unknown name is an error that names the file and the field. ``run_spec`` makes one run without a file.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import Field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from . import paper, search
-from .data import DATASETS, split_size
+from .data import split_size
 from .errors import shown
-from .latent import LATENTS
 from .losses import LOSSES
-from .models import ARCHITECTURES, INITS
 from .registry import UnknownName
 from .regularizers import REGULARIZERS, BadHyperparameter, PluginError, load_plugin_file
+from .schema import (FID_REAL, SIMPLE, Evaluation, RegularizerSpec, RunOptions, RunSpec, Setting, Suite,
+                     suite_keys)
 
 
-KID_SUBSETS = 100  # torch-fidelity's default
-PRC_NEIGHBORHOOD = 3  # likewise
-FID_REAL = 10000  # the paper's reference size, when a suite does not say (capped at the split's size)
-# Upper bounds of sizes: past them a run cannot allocate its model or features on any machine we know of,
-# so they are refused before anything runs instead of failing every run
-MAX_WIDTH = 16.0  # x the paper's channel counts (D's last conv: 8,192 channels)
-MAX_IMAGE_SIZE = 256
-MAX_BATCH = 8192
-MAX_Z_DIM = 8192
-MAX_SAMPLES = 200_000  # per score: 200K x 2,048 Inception features are 1.6 GB
-MAX_N_DIS = 100
-MAX_LR = 1.0
-MAX_SEED = 2 ** 32 - 1
-MAX_FUSE = 256
 MAX_SUITE_BYTES = 1 << 20  # the repository's largest suite is 5 KB; a 26 MB one (13M seeds) exhausted memory
 
 
@@ -63,207 +48,11 @@ YamlLoader.add_implicit_resolver(
     list("-+0123456789."))
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    is_samples: int = 5000
-    is_splits: int = 10
-    fid_real_split: str = "train"
-    fid_real: int = FID_REAL  # a suite that omits it gets min(10,000, the split's size); more is refused
-    fid_fake: int = 5000
-    batch_size: int = 256
-    sample_grid: int = 64  # images saved per run for the report's sample grids
-    history_every: int = 0  # IS/FID over training, every N updates (0: only at the end)
-    history_samples: int = 1000  # generated images for each of those (IS and FID alike)
-    kid_subsets: int = KID_SUBSETS  # torch-fidelity's 100; each costs three kernel matrices in numpy
-    # precision and recall (Kynkaanniemi et al. 2019) on FID's features: a sample counts when it falls inside
-    # the k-th-nearest-neighbour ball of a point of the other set; torch-fidelity's and the paper's k = 3
-    prc_neighborhood: int = PRC_NEIGHBORHOOD
-    # the split whose images give the "real data" row's IS (None: the split held out from the FID reference);
-    # the paper's 11.24 for CIFAR-10 is the IS of its 50,000 training images
-    real_is_split: str | None = None
-
-
-@dataclass(frozen=True)
-class Setting:
-    name: str
-    lr: float
-    beta1: float
-    beta2: float
-    n_dis: int
-    steps: int | None = None  # overrides the suite's steps: low learning rates need more updates than high ones
-
-
-@dataclass(frozen=True)
-class RegularizerSpec:
-    name: str
-    label: str  # the row name in reports; differs from name for variants such as a hinge-loss SN
-    params: tuple[tuple[str, Any], ...] = ()
-    loss: str | None = None  # overrides both the regularizer's and the suite's loss
-    steps: int | None = None  # overrides the suite's steps (the paper's "2x updates" rows)
-
-
-@dataclass(frozen=True)
-class Suite:
-    name: str
-    path: str
-    dataset: str
-    regularizers: tuple[RegularizerSpec, ...]
-    settings: tuple[Setting, ...]
-    steps: int
-    data_root: str | None = None
-    split: str = "train"
-    image_size: int = 32
-    architecture: str = "standard_cnn"
-    width: float = 1.0
-    z_dim: int = 128
-    loss: str = "standard"
-    seeds: tuple[int, ...] = (0,)
-    batch_size: int = 64
-    # the training protocol (docs/protocol.md): each defaults to the authors' choice for the paper's CNN
-    init: str = "paper"  # paper: the authors' weight init for the architecture; torch: PyTorch's defaults
-    latent: str = "normal"  # z ~ N(0, I) (the paper's Table 3) or U(-1, 1) (the authors' SN-DCGAN code)
-    d_passes: str = "separate"  # D on real and on fake: two forwards (the authors' updater) or one joint batch
-    lr_decay: str = "none"  # linear: lr falls linearly to 0 over the run (the authors' ResNet runs)
-    g_batch_size: int | None = None  # z per G update (None: batch_size); the authors' ResNets use 128
-    log_every: int = 50
-    track_sn_every: int = 1000  # record each D layer's spectral norm every N updates (and at the end)
-    checkpoint_every: int = 0  # save the training state every N updates (0: never); resumed on rerun
-    device: str = "auto"
-    # GPU speed switches, off by default so times and scores stay comparable with the paper's; each is
-    # part of a run's config (so its id) when on, and recorded in its result
-    compile: bool = False  # torch.compile D and G
-    bf16: bool = False  # bf16 autocast for D and G forwards
-    channels_last: bool = False  # NHWC memory layout for the convs
-    evaluation: Evaluation = field(default_factory=Evaluation)
-    overrides: tuple[tuple[str, int], ...] = ()  # --max-steps/--samples: recorded in every result
-    steps_cap: int | None = None  # --max-steps, applied to per-regularizer steps too
-    cpus_per_run: float = 1.0  # what a ray/slurm launcher reserves per run (flags override)
-    gpus_per_run: float = 0.0  # fractions share a GPU between runs (ray)
-    source_sha256: str | None = None  # of the suite file's bytes: the report's reproducibility section
-    plugins: tuple[str, ...] = ()  # regularizer plugin files (absolute), loaded again in every worker
-    tensorboard: str | None = None  # a folder: each run logs its curves, scores and samples to <it>/<suite>/<run_id>
-    success_fid: float | None = None  # the report's "trained" threshold (None: the dataset's default); not a run's
-    # the most runs trained as one fused group (1: every run alone; auto: per group, where it pays, see
-    # fusing.py); not part of a run's config
-    fuse: int | str = "auto"
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One fully resolved run: everything train.py and metrics.py need, nothing else."""
-
-    suite: str
-    dataset: str
-    data_root: str | None
-    split: str
-    image_size: int
-    architecture: str
-    width: float
-    z_dim: int
-    loss: str
-    regularizer: str
-    label: str
-    params: tuple[tuple[str, Any], ...]
-    setting: str
-    lr: float
-    beta1: float
-    beta2: float
-    n_dis: int
-    seed: int
-    steps: int
-    batch_size: int
-    g_batch_size: int
-    init: str
-    latent: str
-    d_passes: str
-    lr_decay: str
-    log_every: int
-    track_sn_every: int
-    checkpoint_every: int
-    device: str
-    evaluation: Evaluation
-    compile: bool = False
-    bf16: bool = False
-    channels_last: bool = False
-    overrides: tuple[tuple[str, int], ...] = ()
-    suite_sha256: str | None = None
-    plugins: tuple[str, ...] = ()
-    tensorboard: str | None = None
-
-    def config(self) -> dict:
-        """What defines the run's outcome: hashed into its id. Paths, devices, names and how often the run
-        is logged, probed or checkpointed (none of which changes its numbers) are not in it."""
-        out = asdict(self)
-        for key in ("suite", "data_root", "device", "label", "setting", "log_every", "track_sn_every",
-                    "checkpoint_every", "overrides", "suite_sha256", "plugins", "tensorboard"):
-            out.pop(key)
-        for key in SPEED_SWITCHES:  # only when on: the ids of runs from before these switches existed stay
-            if not out[key]:
-                out.pop(key)
-        for key, default in (("kid_subsets", KID_SUBSETS), ("prc_neighborhood", PRC_NEIGHBORHOOD)):  # likewise
-            if out["evaluation"][key] == default:
-                out["evaluation"].pop(key)
-        out["evaluation"].pop("real_is_split")  # it scores real data, not the run
-        return out
-
-    @property
-    def config_hash(self) -> str:
-        blob = json.dumps(self.config(), sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:10]
-
-    @property
-    def run_id(self) -> str:
-        return f"{self.label}-{self.setting}-s{self.seed}-{self.config_hash}"
-
-
 # -- validation --------------------------------------------------------------------------------
-D_PASSES = ("separate", "joint")
-LR_DECAYS = ("none", "linear")
-_SIMPLE = {  # key -> (accepted types, check, what the check wants)
-    "name": (str, lambda v: bool(v.strip()), "a non-empty name"),
-    "dataset": (str, lambda v: v in DATASETS, "a registered dataset"),
-    "data_root": ((str, type(None)), lambda v: True, ""),
-    "split": (str, lambda v: bool(v), "a split name"),
-    "image_size": (int, lambda v: 8 <= v <= MAX_IMAGE_SIZE and v % 8 == 0,
-                   f"a multiple of 8 from 8 to {MAX_IMAGE_SIZE} (8, 16, 32, 48)"),
-    "architecture": (str, lambda v: v in ARCHITECTURES, "a registered architecture"),
-    "width": ((float, int), lambda v: 0 < v <= MAX_WIDTH, f"> 0 and at most {MAX_WIDTH:g} (x the paper's channels)"),
-    "z_dim": (int, lambda v: 0 < v <= MAX_Z_DIM, f"from 1 to {MAX_Z_DIM}"),
-    "loss": (str, lambda v: v in LOSSES, "a registered loss"),
-    "steps": (int, lambda v: v > 0, "> 0"),
-    # batch norm (in every G, and in D's batch_norm) needs more than one value per channel
-    "batch_size": (int, lambda v: 2 <= v <= MAX_BATCH, f"from 2 to {MAX_BATCH} (batch norm needs 2 or more)"),
-    "g_batch_size": ((int, type(None)), lambda v: 2 <= v <= MAX_BATCH,
-                     f"from 2 to {MAX_BATCH} (or null: batch_size; batch norm needs 2 or more)"),
-    "init": (str, lambda v: v in INITS, f"one of {', '.join(INITS)}"),
-    "latent": (str, lambda v: v in LATENTS, f"one of {', '.join(LATENTS)}"),
-    "d_passes": (str, lambda v: v in D_PASSES, f"one of {', '.join(D_PASSES)}"),
-    "lr_decay": (str, lambda v: v in LR_DECAYS, f"one of {', '.join(LR_DECAYS)}"),
-    "log_every": (int, lambda v: v > 0, "> 0"),
-    "track_sn_every": (int, lambda v: v > 0, "> 0"),
-    "checkpoint_every": (int, lambda v: v >= 0, ">= 0 (0: no checkpoints)"),
-    "cpus_per_run": ((float, int), lambda v: v > 0, "> 0"),
-    "gpus_per_run": ((float, int), lambda v: v >= 0, ">= 0"),
-    "device": (str, lambda v: v == "auto" or v == "cpu" or v.startswith("cuda"), "auto, cpu or cuda[:N]"),
-    "compile": (bool, lambda v: True, ""),
-    "bf16": (bool, lambda v: True, ""),
-    "channels_last": (bool, lambda v: True, ""),
-    "tensorboard": ((str, type(None)), lambda v: bool(v.strip()), "a folder for TensorBoard logs (or null: none)"),
-    "fuse": ((int, str), lambda v: v == "auto" if isinstance(v, str) else 1 <= v <= MAX_FUSE,
-             f"auto (fuse where it pays), or from 1 (every run alone) to {MAX_FUSE} runs per fused group"),
-    "success_fid": ((float, int, type(None)), lambda v: math.isfinite(v) and v > 0,
-                    "a finite FID > 0 below which the report counts a run as trained (or null: the dataset's default)"),
-}
-# evaluation key -> (least, most); None: no upper bound. fid_real is also checked against its split's size
-_EVAL_BOUNDS = {"is_samples": (1, MAX_SAMPLES), "is_splits": (1, MAX_SAMPLES), "fid_real": (1, MAX_SAMPLES),
-                "fid_fake": (1, MAX_SAMPLES), "batch_size": (1, MAX_BATCH), "sample_grid": (1, 1024),
-                "history_every": (0, None), "history_samples": (1, MAX_SAMPLES), "kid_subsets": (1, 10000),
-                "prc_neighborhood": (1, 1000)}
-_EVAL_SPLITS = ("fid_real_split", "real_is_split")
-SPEED_SWITCHES = ("compile", "bf16", "channels_last")
+_RUN_FIELDS = {f.name: f for f in fields(RunSpec)}  # a setting's and a seed's bounds are a run's
 _REQUIRED = ("dataset", "regularizers", "settings", "steps")
-_SETTING_KEYS = {"name": str, "lr": (float, int), "beta1": (float, int), "beta2": (float, int), "n_dis": int}
 _OPTIMIZER_KEYS = ("lr", "beta1", "beta2", "n_dis")
+_SETTING_KEYS = ("name", *_OPTIMIZER_KEYS)
 _SHORT = {"beta1": "b1", "beta2": "b2", "n_dis": "nd"}  # in the names of swept settings
 
 
@@ -300,6 +89,15 @@ class _Checker:
             raise self.fail(where, f"must be a finite number, got {value}")
         return value
 
+    def value(self, value: Any, where: str, declared: Field) -> Any:
+        """``value`` checked against its field's declaration (schema.py): its type, then its bound; an int
+        where a float is declared becomes that float."""
+        meta = declared.metadata
+        self.typed(value, where, meta["types"])
+        if value is not None and meta["check"] is not None and not meta["check"](value):
+            raise self.fail(where, f"must be {meta['wants']}, got {shown(value)}")
+        return float(value) if float in meta["types"] and isinstance(value, int) else value
+
     def seeds(self, value: Any, where: str) -> tuple[int, ...]:
         """Distinct seeds from 0 to 2^32 - 1: a repeated seed is the same run twice (one id, one file), and
         torch folds a negative seed onto a large one (-1 is 2^64 - 1) and refuses one past 2^64 at run time."""
@@ -307,10 +105,8 @@ class _Checker:
             value = [value]
         if not isinstance(value, list) or not value:
             raise self.fail(where, "must be a non-empty list of integers")
-        seeds = tuple(self.typed(v, f"{where}[{i}]", int) for i, v in enumerate(value))
+        seeds = tuple(self.value(v, f"{where}[{i}]", _RUN_FIELDS["seed"]) for i, v in enumerate(value))
         for i, seed in enumerate(seeds):
-            if not 0 <= seed <= MAX_SEED:
-                raise self.fail(f"{where}[{i}]", f"must be from 0 to {MAX_SEED:,} (2^32 - 1), got {shown(seed)}")
             if seed in seeds[:i]:
                 raise self.fail(f"{where}[{i}]", f"seed {seed} appears twice (it would be the same run twice)")
         return seeds
@@ -364,20 +160,13 @@ class _Checker:
         if missing:
             raise self.fail(f"{where}.{missing[0]}", "missing (a setting needs name, lr, beta1, beta2, n_dis, "
                                                      "or name and base)")
-        for key, types in _SETTING_KEYS.items():
-            self.typed(entry[key], f"{where}.{key}", types)
-        if not 0 < entry["lr"] <= MAX_LR:
-            raise self.fail(f"{where}.lr", f"must be > 0 and at most {MAX_LR:g}, got {entry['lr']}")
-        for key in ("beta1", "beta2"):
-            if not 0 <= entry[key] < 1:
-                raise self.fail(f"{where}.{key}", f"must be in [0, 1), got {entry[key]}")
-        if not 1 <= entry["n_dis"] <= MAX_N_DIS:
-            raise self.fail(f"{where}.n_dis", f"must be from 1 to {MAX_N_DIS}, got {entry['n_dis']}")
+        self.typed(entry["name"], f"{where}.name", str)
+        for key in _OPTIMIZER_KEYS:
+            entry[key] = self.value(entry[key], f"{where}.{key}", _RUN_FIELDS[key])
         steps = entry.get("steps")
         if steps is not None and self.typed(steps, f"{where}.steps", int) < 1:
             raise self.fail(f"{where}.steps", f"must be > 0, got {steps}")
-        return Setting(name=entry["name"], lr=float(entry["lr"]), beta1=float(entry["beta1"]),
-                       beta2=float(entry["beta2"]), n_dis=entry["n_dis"], steps=steps)
+        return Setting(name=entry["name"], steps=steps, **{k: entry[k] for k in _OPTIMIZER_KEYS})
 
     def plugins(self, value: Any, base_dir: Path) -> tuple[str, ...]:
         """Plugin files, relative to the suite file; each is imported here, so a broken one stops the
@@ -437,15 +226,9 @@ class _Checker:
         return out
 
     def evaluation(self, value: Any) -> Evaluation:
-        entry = self.mapping(value, "evaluation", [f.name for f in fields(Evaluation)])
-        for key, v in entry.items():
-            if key in _EVAL_SPLITS:
-                self.typed(v, f"evaluation.{key}", (str, type(None)) if key == "real_is_split" else str)
-                continue
-            least, most = _EVAL_BOUNDS[key]
-            if not least <= self.typed(v, f"evaluation.{key}", int) <= (most or math.inf):
-                raise self.fail(f"evaluation.{key}", f"must be >= {least}" + (f" and at most {most:,}" if most else "")
-                                + f", got {v}")
+        declared = {f.name: f for f in suite_keys(Evaluation)}
+        entry = self.mapping(value, "evaluation", declared)
+        entry = {key: self.value(v, f"evaluation.{key}", declared[key]) for key, v in entry.items()}
         ev = Evaluation(**entry)
         if ev.is_samples < ev.is_splits:
             raise self.fail("evaluation.is_samples", f"{ev.is_samples} is fewer than is_splits ({ev.is_splits}): each "
@@ -485,42 +268,60 @@ class _Checker:
 
 def parse_suite(raw: Any, *, path: str, default_name: str, source_sha256: str | None = None,
                 base_dir: Path = Path(".")) -> Suite:
+    """A suite from its parsed YAML, in two steps: ``validate`` (the file alone: keys, types, bounds, settings,
+    seeds; nothing read or imported) and ``resolve`` (what needs more than the file: plugins imported, the
+    regularizers looked up with their hyperparameters, the datasets' split sizes). ``expand`` then makes the
+    runs, and grouping.make_groups the groups."""
     check = _Checker(path)
-    internal = ("path", "overrides", "steps_cap", "source_sha256")
-    top = check.mapping(raw, "", [f.name for f in fields(Suite) if f.name not in internal])
+    values, top = validate(raw, check, default_name=default_name, path=path, source_sha256=source_sha256)
+    return resolve(values, top, check, base_dir)
+
+
+def validate(raw: Any, check: _Checker, *, default_name: str, path: str, source_sha256: str | None):
+    """The checks that need nothing but the file. Returns the checked values and the file's mapping."""
+    declared = {f.name: f for f in suite_keys(Suite)}
+    top = check.mapping(raw, "", declared)
     for key in _REQUIRED:
         if key not in top:
             raise check.fail(key, "missing (a suite needs dataset, regularizers, settings and steps)")
     values: dict[str, Any] = {"name": default_name, "path": path, "source_sha256": source_sha256}
     for key, value in top.items():
-        if key in _SIMPLE:
-            types, ok, wants = _SIMPLE[key]
-            check.typed(value, key, types)
-            if value is not None and not ok(value):
-                raise check.fail(key, f"must be {wants}, got {shown(value)}")
-            values[key] = float(value) if key in ("width", "cpus_per_run", "gpus_per_run", "success_fid") and \
-                value is not None else value
-    if "plugins" in top:  # before the regularizers: they may name what these files register
-        values["plugins"] = check.plugins(top["plugins"], base_dir)
-    for key, parse in (("regularizers", check.regularizers), ("settings", check.settings)):
-        items = top[key]
-        if not isinstance(items, list) or not items:
+        if declared[key].metadata["yaml"] == SIMPLE:
+            values[key] = check.value(value, key, declared[key])
+    for key in ("regularizers", "settings"):
+        if not isinstance(top[key], list) or not top[key]:
             raise check.fail(key, "must be a non-empty list")
-        values[key] = tuple(v for i, item in enumerate(items) for v in parse(item, f"{key}[{i}]"))
-        labels = [getattr(v, "label", getattr(v, "name", None)) for v in values[key]]
-        dup = next((n for n in labels if labels.count(n) > 1), None)
-        if dup:
-            raise check.fail(key, f"{shown(dup)} appears twice; give variants distinct labels")
+    values["settings"] = _entries(check, top, "settings", check.settings)
     if "seeds" in top:
         values["seeds"] = check.seeds(top["seeds"], "seeds")
+    values["evaluation"] = check.evaluation(top.get("evaluation", {}))
+    return values, top
+
+
+def resolve(values: dict, top: dict, check: _Checker, base_dir: Path) -> Suite:
+    """The checks that need more than the file, after ``validate``: plugin files imported (before the
+    regularizers: they may name what these files register), each regularizer looked up and its hyperparameters
+    resolved, the sweep's size bounded, and the real-image counts checked against their splits' sizes."""
+    if "plugins" in top:
+        values["plugins"] = check.plugins(top["plugins"], base_dir)
+    values["regularizers"] = _entries(check, top, "regularizers", check.regularizers)
     runs = len(values["regularizers"]) * len(values["settings"]) * len(values.get("seeds", (0,)))
     if runs > search.MAX_RUNS:
         raise check.fail("settings", f"the suite expands to {runs:,} runs ({len(values['regularizers'])} regularizers "
                                      f"x {len(values['settings'])} settings x {len(values.get('seeds', (0,)))} "
                                      f"seeds), more than {search.MAX_RUNS:,}")
-    values["evaluation"] = check.evaluation(top.get("evaluation", {}))
     values["evaluation"] = check.sample_counts(values, top.get("evaluation", {}))
     return Suite(**values)
+
+
+def _entries(check: _Checker, top: dict, key: str, parse) -> tuple:
+    """A list's entries, each parsed into one or more (a grid makes several); a repeated label is refused."""
+    out = tuple(v for i, item in enumerate(top[key]) for v in parse(item, f"{key}[{i}]"))
+    labels = [getattr(v, "label", getattr(v, "name", None)) for v in out]
+    dup = next((n for n in labels if labels.count(n) > 1), None)
+    if dup:
+        raise check.fail(key, f"{shown(dup)} appears twice; give variants distinct labels")
+    return out
 
 
 def load_suites(path: str | Path) -> list[Suite]:
@@ -564,43 +365,35 @@ def load_suite(path: str | Path) -> Suite:
 
 
 def expand(suite: Suite) -> list[RunSpec]:
-    """The cross product regularizers x settings x seeds, in that order. A run's steps: its regularizer
-    entry's, else its setting's, else the suite's (capped by --max-steps)."""
+    """The cross product regularizers x settings x seeds, in that order. Each run takes the suite's options
+    (schema.RunOptions) as they are, but three: its loss (its regularizer entry's, else the regularizer's own,
+    else the suite's), its steps (the entry's, else its setting's, else the suite's, capped by --max-steps) and
+    its g_batch_size (else batch_size)."""
+    options = {f.name: getattr(suite, f.name) for f in fields(RunOptions)}
     runs = []
     for reg in suite.regularizers:
         loss = reg.loss or REGULARIZERS.get(reg.name).loss or suite.loss
         for s in suite.settings:
             for seed in suite.seeds:
                 runs.append(RunSpec(
-                    suite=suite.name, dataset=suite.dataset, data_root=suite.data_root, split=suite.split,
-                    image_size=suite.image_size, architecture=suite.architecture, width=suite.width,
-                    z_dim=suite.z_dim, loss=loss, regularizer=reg.name, label=reg.label, params=reg.params,
-                    setting=s.name, lr=s.lr, beta1=s.beta1, beta2=s.beta2, n_dis=s.n_dis, seed=seed,
-                    steps=min(reg.steps or s.steps or suite.steps, suite.steps_cap or math.inf),
-                    batch_size=suite.batch_size, g_batch_size=suite.g_batch_size or suite.batch_size,
-                    init=suite.init, latent=suite.latent, d_passes=suite.d_passes, lr_decay=suite.lr_decay,
-                    log_every=suite.log_every,
-                    track_sn_every=suite.track_sn_every, checkpoint_every=suite.checkpoint_every,
-                    device=suite.device, evaluation=suite.evaluation, overrides=suite.overrides,
-                    compile=suite.compile, bf16=suite.bf16, channels_last=suite.channels_last,
-                    suite_sha256=suite.source_sha256, plugins=suite.plugins, tensorboard=suite.tensorboard))
+                    **{**options, "loss": loss, "g_batch_size": suite.g_batch_size or suite.batch_size,
+                       "steps": min(reg.steps or s.steps or suite.steps, suite.steps_cap or math.inf)},
+                    suite=suite.name, suite_sha256=suite.source_sha256, regularizer=reg.name, label=reg.label,
+                    params=reg.params, setting=s.name, lr=s.lr, beta1=s.beta1, beta2=s.beta2, n_dis=s.n_dis,
+                    seed=seed))
     return runs
 
 
-def group_hash(specs) -> str:
-    """What identifies a fused group: its members' configs, in order."""
-    return hashlib.sha256(" ".join(s.config_hash for s in specs).encode()).hexdigest()[:10]
-
-
-def solo_reason(spec: RunSpec) -> str | None:
-    """Why ``spec`` cannot join a fused group (None: it can): the one place that says which runs train alone,
-    read by the grouping and by the fused backend."""
-    if not REGULARIZERS.get(spec.regularizer).fusable:
-        return f"{spec.regularizer} declares fusable = False"
-    switches = [k for k in SPEED_SWITCHES if getattr(spec, k)]
-    if switches:
-        return f"{', '.join(switches)} runs train alone"
-    return None
+def run_spec(regularizer: str | dict = "none", setting: str | dict = "D", *, seed: int = 0, path: str = "run_spec",
+             **options) -> RunSpec:
+    """One run without a suite file, validated as a suite's would be: ``run_spec("spectral_norm", "D",
+    dataset="digits", image_size=8, width=0.125, steps=20)``. ``regularizer`` and ``setting`` take what a
+    suite's lists take (a name or a mapping); ``options`` are suite keys; ``path`` names it in error messages."""
+    raw = {"regularizers": [regularizer], "settings": [setting], "seeds": [seed], **options}
+    specs = expand(parse_suite(raw, path=path, default_name=path))
+    if len(specs) != 1:
+        raise SuiteError(f"{path}: {len(specs)} runs (a grid or random space?); it makes one")
+    return specs[0]
 
 
 def override(suite: Suite, *, max_steps: int | None = None, samples: int | None = None) -> Suite:

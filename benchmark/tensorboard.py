@@ -21,7 +21,7 @@ import torch
 from torchvision.utils import make_grid
 
 from .errors import LogUnwritable
-from .suite import RunSpec
+from .schema import RunSpec
 
 GRID = 64  # images in the samples grid
 

@@ -7,8 +7,6 @@ the run's regularizer overrides (see regularizers/base.py).
 from __future__ import annotations
 
 import math
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +23,7 @@ from .latent import sample_latent
 from .probes import named_weight_layers, spectral_norms
 from .regularizers import Regularizer
 from .steps import group_steps
-from .suite import RunSpec, group_hash
+from .schema import RunSpec, group_hash
 
 
 @dataclass
@@ -49,30 +47,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)  # kernels run async: the clock must wait for them
 
 
-class _CtrlC:
-    """While training: the first Ctrl-C asks the loop to stop after the current update (and checkpoint);
-    a second one interrupts at once."""
-
-    def __init__(self):
-        self.requested = False
-        self._previous = None
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def restore(self) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
-
-
 class Stopped(BaseException):
-    """Raised by train() at an update boundary when ``should_stop`` says so (a Slurm job told its time is up,
-    or that it is preempted), after the state was checkpointed. A BaseException, like KeyboardInterrupt: no
+    """Raised by train() at an update boundary when ``should_stop`` says so (Ctrl-C, or a Slurm job told its
+    time is up or that it is preempted), after the state was checkpointed. A BaseException, like KeyboardInterrupt: no
     ``except Exception`` on the way may turn it into a failed run."""
 
     def __init__(self, step: int):
@@ -117,8 +94,6 @@ class _Training:
     def __init__(self, specs, real, *, progress, evaluate, checkpoint, should_stop, monitors, fused):
         self.specs, self.spec, self.k = specs, specs[0], len(specs)
         self.device = resolve_device(self.spec.device)
-        if self.device.type == "cuda":  # fixed shapes: let cuDNN time its algorithms once and keep the fastest
-            torch.backends.cudnn.benchmark = True
         self.fused = self.k > 1 if fused is None else fused
         self.steps = group_steps(specs, real.shape[1], self.device, fused=self.fused)
         self.members = self.steps.members
@@ -219,13 +194,11 @@ class _Training:
                 what = f"D {d_means[i]}, G {g_means[i]}" if finite[i] or not losses_finite else "its weights"
                 self.ended[i] = ("diverged", f"non-finite loss by update {step} ({what})", step, self.train_seconds)
 
-    def _stop(self, step: int, interrupt: "_CtrlC", clock: float) -> None:
+    def _stop(self, step: int, clock: float) -> None:
         """Ctrl-C, or a scheduler's notice, before update ``step``: save the state there and stop."""
         if self.ckpt.path is not None and step - 1 > self.start_step:
             self.train_seconds += time.perf_counter() - clock
             self._save(step - 1)
-        if interrupt.requested:
-            raise KeyboardInterrupt(f"stopped after update {step - 1}")
         raise Stopped(step - 1)
 
     def run(self) -> list[TrainOutcome]:
@@ -241,15 +214,13 @@ class _Training:
             self._probe(0)
         bar = tqdm(total=spec.steps, initial=self.start_step, unit="upd", leave=False, disable=not self.progress,
                    desc=spec.label if self.k == 1 else f"{spec.label} x{self.k}")
-        interrupt = _CtrlC()
         _sync(self.device)
         clock = time.perf_counter()
         try:
             for step in range(self.start_step + 1, spec.steps + 1):
                 # stop at a step boundary, where the state can be saved exactly
-                if interrupt.requested or (self.should_stop is not None and self.should_stop()):
-                    bar.close()
-                    self._stop(step, interrupt, clock)
+                if self.should_stop is not None and self.should_stop():
+                    self._stop(step, clock)
                 steps.set_lr(step)
                 for _ in range(spec.n_dis):
                     d_loss = steps.d_step(self._batch())
@@ -270,9 +241,8 @@ class _Training:
                         break
                 self._off_clock(step)
                 clock = time.perf_counter()
-        finally:  # whatever ends the loop, Ctrl-C goes back to its previous handler
-            interrupt.restore()
-        bar.close()
+        finally:
+            bar.close()
         return self._outcomes(step)
 
     def _outcomes(self, step: int) -> list[TrainOutcome]:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import torch
 
+from .backends import resolve_device
 from .grouping import Group
+from .interrupts import CtrlC
 from .resources import Resources
 from .run import execute_group
 
@@ -27,11 +29,20 @@ def numpy_outputs(outs):
     return [(record, None if samples is None else samples.numpy()) for record, samples in outs]
 
 
-def execute_in_worker(group: Group, results_dir: Path, should_stop=None):
+def run_group(group: Group, resources: Resources, results_dir: Path, *, progress: bool, should_stop=None):
+    """A group in this process, as every launcher runs one: the process's device flags set, Ctrl-C turned into a
+    stop after the current update (interrupts.CtrlC), the data and scorer from ``resources``."""
     spec = group[0]
-    return numpy_outputs(execute_group(group, real=_WORKER_RESOURCES.images(spec),
-                                       scorer=_WORKER_RESOURCES.scorer(spec), progress=False,
-                                       checkpoint=group.checkpoint(results_dir), should_stop=should_stop))
+    if resolve_device(spec.device).type == "cuda":  # fixed shapes: let cuDNN time its algorithms once, keep the fastest
+        torch.backends.cudnn.benchmark = True
+    with CtrlC(also=should_stop) as ctrl_c:
+        return numpy_outputs(execute_group(group, real=resources.images(spec), scorer=resources.scorer(spec),
+                                           progress=progress, checkpoint=group.checkpoint(results_dir),
+                                           should_stop=ctrl_c.should_stop))
+
+
+def execute_in_worker(group: Group, results_dir: Path, should_stop=None):
+    return run_group(group, _WORKER_RESOURCES, results_dir, progress=False, should_stop=should_stop)
 
 
 def execute_in_pool(group: Group, results_dir: Path):

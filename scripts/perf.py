@@ -23,7 +23,7 @@ import perf_training  # noqa: E402  (scripts/ is on sys.path when this file runs
 from benchmark import scorers
 from benchmark.data import load_images
 from benchmark.metrics import ImageTensor, Scorer, write_random_inception
-from benchmark.suite import Evaluation
+from benchmark.schema import Evaluation
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -237,7 +237,7 @@ How to read it:
   there is (2 copies at once) / (2 x alone), which bounds the sweep row.
 """
 
-ROWS = ["overhead", "cost", "sn", "fused", "gray32", "scoring", "cache", "memory", "ceiling", "sweep", "report"]
+ROWS = ["overhead", "cost", "cost-fashion", "sn", "fused", "gray32", "scoring", "cache", "memory", "ceiling", "sweep", "report"]
 
 
 def _kind(label: str) -> str:
@@ -271,6 +271,9 @@ def main() -> None:
                    help="generator updates per timed repetition, default suite's model (default 40)")
     p.add_argument("--full-width-updates", type=int, default=2,
                    help="the same at the paper's width, about 5 s each on a 2-core CPU (default 2)")
+    p.add_argument("--fashion-updates", type=int, default=10,
+                   help="updates per timed repetition of each regularizer on the Fashion-MNIST suite's model (default "
+                        "10, about 0.25 s each solo at n_dis 5)")
     p.add_argument("--gray32-updates", type=int, default=3,
                    help="updates per timed repetition of Fashion-MNIST's 32x32 model (0.3-0.6 s each solo)")
     args = p.parse_args()
@@ -278,7 +281,11 @@ def main() -> None:
         tmp = Path(tmp)
         # overhead: twice the repetitions; the two sides differ by a few percent at most, inside 5 reps' noise
         makers = {"overhead": lambda: perf_training.overhead_rows(2 * args.reps, args.updates),
+                  # Figure 10 at the paper's width (CIFAR-10's 3 channels) and at the Fashion-MNIST suite's size
                   "cost": lambda: perf_training.cost_rows(max(2, args.reps // 2), args.full_width_updates),
+                  "cost-fashion": lambda: perf_training.cost_rows(args.reps, args.fashion_updates,
+                                                                  model=perf_training.FASHION,
+                                                                  title="Fashion-MNIST suite's regularizer cost"),
                   # on the default model SN's ops are ~20% of a step, so a difference shows; at the paper's
                   # width on a CPU the convolutions drown it
                   "sn": lambda: [perf_training.sn_row(max(3, args.reps // 2), args.updates,

@@ -13,11 +13,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "benchmark"
 LAYERS = [
     ("foundations", {"errors", "registry", "store", "lock", "paper", "instruments", "latent", "losses", "provenance"}),
     ("components", {"data", "models", "regularizers", "probes", "stacked", "member_adam", "member_rng"}),
-    ("schema", {"search", "suite"}),
+    ("schema", {"schema", "search", "suite"}),
     ("training", {"hooks", "backends", "steps", "checkpoint", "train"}),
     ("grouping", {"grouping", "fusing"}),
     ("scoring", {"scorers", "metrics", "image_input"}),
-    ("execution", {"run", "tensorboard", "resources", "worker"}),
+    ("execution", {"run", "tensorboard", "resources", "interrupts", "worker"}),
     ("sweep", {"slurm", "local_launch", "ray_launch", "launch"}),
     ("reading", {"results"}),
     ("report", {"report"}),
@@ -87,3 +87,14 @@ def test_the_trainer_has_no_function_over_80_lines():
         long = [(n.name, n.end_lineno - n.lineno + 1) for n in ast.walk(tree)
                 if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.end_lineno - n.lineno + 1 > 80]
         assert not long, (name, long)
+
+
+def test_the_training_layer_sets_no_process_wide_state():
+    """Signal handlers and torch's global flags belong to whoever launches runs (worker.run_group): a trainer
+    that set them would change them for every caller, notebooks and tests included."""
+    for name in ("train.py", "steps.py", "backends.py", "checkpoint.py", "hooks.py"):
+        tree = ast.parse((PACKAGE / name).read_text())
+        imports = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assigned = [ast.unparse(t) for n in ast.walk(tree) if isinstance(n, ast.Assign) for t in n.targets
+                    if ast.unparse(t).startswith("torch.backends.")]
+        assert "signal" not in imports and not assigned, (name, assigned)

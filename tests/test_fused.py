@@ -21,7 +21,7 @@ from benchmark.member_rng import UnsplittableDraw
 from benchmark.regularizers import BUILTINS, REGULARIZERS, Regularizer
 from benchmark.run import execute_group
 from benchmark.grouping import groups, solo_reason
-from benchmark.suite import expand, parse_suite
+from benchmark.suite import expand, parse_suite, run_spec
 from benchmark.train import train, train_group
 
 EXAMPLES = ("r1", "sn_gp", "diffaugment", "bcr", "lecam", "gradient_norm")
@@ -32,11 +32,9 @@ MEMBERS = [dict(seed=0, lr=1e-3, beta1=0.5, beta2=0.9), dict(seed=1, lr=5e-4, be
 
 def specs_for(regularizer, *, steps=20, members=MEMBERS, **overrides):
     # D at n_dis 2: several D steps per G step, at less than half of n_dis 5's cost
-    raw = {"dataset": "digits", "image_size": 8, "width": 0.125, "regularizers": [regularizer],
-           "settings": [{"name": "D2", "base": "D", "n_dis": 2}],
-           "steps": steps, "batch_size": 8, "log_every": 5, "track_sn_every": 10, "d_passes": "joint",
-           **overrides}
-    base = expand(parse_suite(raw, path="test", default_name="test"))[0]
+    base = run_spec(regularizer, {"name": "D2", "base": "D", "n_dis": 2},
+                    **{"dataset": "digits", "image_size": 8, "width": 0.125, "steps": steps, "batch_size": 8,
+                       "log_every": 5, "track_sn_every": 10, "d_passes": "joint", **overrides})
     return [dataclasses.replace(base, **m) for m in members]
 
 

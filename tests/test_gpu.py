@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from benchmark.regularizers import BUILTINS
-from benchmark.suite import expand, parse_suite
+from benchmark.suite import run_spec
 from benchmark.train import train
 
 pytestmark = [pytest.mark.gpu,
@@ -15,9 +15,8 @@ pytestmark = [pytest.mark.gpu,
 
 
 def spec(name, **extra):
-    raw = {"dataset": "digits", "image_size": 32, "width": 0.25, "regularizers": [name], "settings": ["D"],
-           "steps": 5, "batch_size": 16, "log_every": 1, "device": "cuda", **extra}
-    return expand(parse_suite(raw, path="gpu", default_name="gpu"))[0]
+    return run_spec(name, "D", **{"dataset": "digits", "image_size": 32, "width": 0.25, "steps": 5,
+                                  "batch_size": 16, "log_every": 1, "device": "cuda", **extra})
 
 
 def real(size=32):

@@ -12,7 +12,7 @@ import torch
 from benchmark import cli, metrics
 from benchmark.data import load_images
 from benchmark.metrics import Scorer
-from benchmark.suite import Evaluation
+from benchmark.schema import Evaluation
 
 EVAL = Evaluation(is_samples=359, is_splits=10, fid_real_split="train", fid_real=1437, fid_fake=359)
 

@@ -14,7 +14,7 @@ from benchmark.cli import main
 from benchmark.data import load_images
 from benchmark.plugin_check import check_plugin, passed
 from benchmark.regularizers import REGULARIZERS, Regularizer, create_regularizer, register_regularizer
-from benchmark.suite import expand, parse_suite
+from benchmark.suite import run_spec
 from benchmark.steps import solo_steps
 from benchmark.backends import build
 from benchmark.train import train
@@ -25,10 +25,9 @@ EXAMPLES = ("diffaugment", "bcr", "lecam", "gradient_norm")
 
 
 def spec_for(regularizer, **overrides):
-    raw = {"dataset": "digits", "image_size": 8, "width": 0.125, "regularizers": [regularizer],
-           "settings": [{"name": "t", "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "n_dis": 2}],
-           "steps": 10, "batch_size": 8, "log_every": 5, **overrides}
-    return expand(parse_suite(raw, path="test", default_name="test"))[0]
+    return run_spec(regularizer, {"name": "t", "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "n_dis": 2},
+                    **{"dataset": "digits", "image_size": 8, "width": 0.125, "steps": 10, "batch_size": 8,
+                       "log_every": 5, **overrides})
 
 
 @pytest.fixture(scope="module")

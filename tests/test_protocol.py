@@ -14,16 +14,16 @@ from benchmark.metrics import Scorer
 from benchmark.models import create_models
 from benchmark.regularizers import create_regularizer, weight_layers
 from benchmark.regularizers.spectral_norm import SpectralNormalized
-from benchmark.suite import Evaluation, expand, parse_suite
+from benchmark.schema import Evaluation
+from benchmark.suite import parse_suite, run_spec
 from benchmark.steps import solo_steps
 from benchmark.backends import build
 from benchmark.train import train
 
 
 def spec_for(regularizer="none", **overrides):
-    raw = {"dataset": "digits", "image_size": 8, "width": 0.125, "regularizers": [regularizer], "settings": ["D"],
-           "steps": 4, "batch_size": 8, "log_every": 1, **overrides}
-    return expand(parse_suite(raw, path="test", default_name="test"))[0]
+    return run_spec(regularizer, "D", **{"dataset": "digits", "image_size": 8, "width": 0.125, "steps": 4,
+                                         "batch_size": 8, "log_every": 1, **overrides})
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,15 @@ from benchmark.data import load_images
 from benchmark.regularizers import REGULARIZERS, create_regularizer, weight_layers
 from benchmark.regularizers.orthonormal import orthonormal_penalty
 from benchmark.regularizers.wgan_gp import gradient_penalty
-from benchmark.suite import expand, parse_suite
+from benchmark.suite import run_spec
 from benchmark.backends import build
 from benchmark.train import train
 
 
 def tiny_spec(regularizer, **overrides):
-    raw = {"dataset": "digits", "image_size": 16, "width": 0.25, "regularizers": [regularizer],
-           "settings": [{"name": "t", "lr": 1e-3, "beta1": 0.5, "beta2": 0.9, "n_dis": 1}],
-           "steps": 1, "batch_size": 8, "log_every": 1, **overrides}
-    return expand(parse_suite(raw, path="test", default_name="test"))[0]
+    return run_spec(regularizer, {"name": "t", "lr": 1e-3, "beta1": 0.5, "beta2": 0.9, "n_dis": 1},
+                    **{"dataset": "digits", "image_size": 16, "width": 0.25, "steps": 1, "batch_size": 8,
+                       "log_every": 1, **overrides})
 
 
 def trained(name):

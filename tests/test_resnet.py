@@ -7,7 +7,7 @@ import torch
 from benchmark.data import load_images
 from benchmark.models import create_models
 from benchmark.regularizers import REGULARIZERS
-from benchmark.suite import expand, parse_suite
+from benchmark.suite import run_spec
 from benchmark.train import train
 
 
@@ -22,9 +22,8 @@ def test_output_shapes(size, first_d, last_d):
 
 @pytest.mark.parametrize("name", REGULARIZERS.names())
 def test_one_step_per_regularizer(name):
-    raw = {"dataset": "digits", "image_size": 16, "architecture": "resnet", "width": 0.125,
-           "regularizers": [name], "settings": ["C"], "steps": 1, "batch_size": 8, "log_every": 1}
-    spec = expand(parse_suite(raw, path="test", default_name="test"))[0]
+    spec = run_spec(name, "C", dataset="digits", image_size=16, architecture="resnet", width=0.125, steps=1,
+                    batch_size=8, log_every=1)
     outcome = train(spec, load_images("digits", split="train", size=16), progress=False)
     assert outcome.status == "ok"
     assert all(math.isfinite(v) for v in outcome.history["d_loss"] + outcome.history["g_loss"])

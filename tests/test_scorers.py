@@ -14,7 +14,7 @@ from benchmark.data import FASHION_DEBIAN
 from benchmark.errors import FeatureExtractorUnavailable
 from benchmark.metrics import Scorer
 from benchmark.scorers import classifier
-from benchmark.suite import Evaluation
+from benchmark.schema import Evaluation
 
 real_fashion = pytest.mark.skipif(not (FASHION_DEBIAN / "t10k-images-idx3-ubyte.gz").is_file(),
                                   reason="Debian's dataset-fashion-mnist is not installed (CI installs it)")

@@ -9,14 +9,14 @@ import torch
 from benchmark.cli import main
 from benchmark.data import load_images
 from benchmark.regularizers import REGULARIZERS, Regularizer, register_regularizer, weight_layers
-from benchmark.suite import expand, load_suite, parse_suite
+from benchmark.suite import expand, load_suite, run_spec
+from benchmark.interrupts import CtrlC
 from benchmark.train import train
 
 
-def spec_for(regularizer, **overrides):
-    raw = {"dataset": "digits", "image_size": 8, "width": 0.125, "regularizers": [regularizer], "settings": ["D"],
-           "steps": 20, "batch_size": 8, "log_every": 5, "track_sn_every": 10, **overrides}
-    return expand(parse_suite(raw, path="test", default_name="test"))[0]
+def spec_for(regularizer, setting="D", **overrides):
+    return run_spec(regularizer, setting, **{"dataset": "digits", "image_size": 8, "width": 0.125, "steps": 20,
+                                             "batch_size": 8, "log_every": 5, "track_sn_every": 10, **overrides})
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def flaky():
 
 
 def test_resume_from_checkpoint_gives_the_uninterrupted_result(flaky, real, tmp_path):
-    spec = spec_for("test_flaky", settings=["C"], checkpoint_every=5)  # n_dis 1: the 12th D step is update 12
+    spec = spec_for("test_flaky", setting="C", checkpoint_every=5)  # n_dis 1: the 12th D step is update 12
     ckpt = tmp_path / "run.pt"
     with pytest.raises(RuntimeError, match="interrupted"):
         train(spec, real, progress=False, checkpoint=ckpt)
@@ -167,7 +167,7 @@ def test_ctrl_c_stops_at_an_update_boundary_with_a_checkpoint(real, tmp_path):
     import signal
 
     @register_regularizer("test_ctrl_c")
-    class CtrlC(Regularizer):
+    class Interrupting(Regularizer):
         calls = 0
 
         def after_d_step(self, discriminator):
@@ -178,13 +178,13 @@ def test_ctrl_c_stops_at_an_update_boundary_with_a_checkpoint(real, tmp_path):
     # whatever the handler was (a job started in the background of a shell starts with SIGINT ignored)
     before = signal.getsignal(signal.SIGINT)
     try:
-        spec = spec_for("test_ctrl_c", settings=["C"], checkpoint_every=0)
+        spec = spec_for("test_ctrl_c", setting="C", checkpoint_every=0)
         ckpt = tmp_path / "run.pt"
-        with pytest.raises(KeyboardInterrupt):
-            train(spec, real, progress=False, checkpoint=ckpt)
+        with pytest.raises(KeyboardInterrupt), CtrlC() as ctrl_c:  # as a launcher runs a group (worker.run_group)
+            train(spec, real, progress=False, checkpoint=ckpt, should_stop=ctrl_c.should_stop)
         assert torch.load(ckpt, weights_only=False)["step"] == 7  # the update it was in, finished
         assert signal.getsignal(signal.SIGINT) is before  # handler restored
-        CtrlC.calls = 100  # no more interrupts
+        Interrupting.calls = 100  # no more interrupts
         resumed = train(spec, real, progress=False, checkpoint=ckpt)
         fresh = train(spec, real, progress=False)
         assert resumed.resumed_from == 7 and resumed.steps_done == 20
@@ -196,16 +196,16 @@ def test_ctrl_c_stops_at_an_update_boundary_with_a_checkpoint(real, tmp_path):
 
 def test_a_checkpoint_of_another_config_is_moved_aside_and_the_run_starts_afresh(real, tmp_path, capsys):
     ckpt = tmp_path / "run.pt"
-    train(spec_for("none", settings=["C"], checkpoint_every=5), real, progress=False, checkpoint=ckpt)
+    train(spec_for("none", setting="C", checkpoint_every=5), real, progress=False, checkpoint=ckpt)
     assert ckpt.exists()  # train leaves it; the launcher removes it once the result is written
-    other = spec_for("none", settings=["C"], checkpoint_every=5, seeds=[1])
+    other = spec_for("none", setting="C", checkpoint_every=5, seed=1)
     outcome = train(other, real, progress=False, checkpoint=ckpt)
     assert outcome.resumed_from is None and outcome.steps_done == other.steps
     assert (tmp_path / "run.pt.damaged").exists() and "belongs to another config" in capsys.readouterr().err
 
 
 def test_a_cut_checkpoint_is_moved_aside_named_and_the_run_starts_afresh(real, tmp_path, capsys):
-    spec = spec_for("none", settings=["C"], checkpoint_every=5)
+    spec = spec_for("none", setting="C", checkpoint_every=5)
     ckpt = tmp_path / "run.pt"
     train(spec, real, progress=False, checkpoint=ckpt)
     data = ckpt.read_bytes()

@@ -18,7 +18,7 @@ import torchvision.transforms.functional as TF
 
 from ..data import load_images
 from ..metrics import Scorer
-from ..suite import Evaluation
+from ..schema import Evaluation
 from . import SCORERS
 
 # five strengths each, in units of the [0, 1] pixel range (noise sd, salt-and-pepper fraction) or pixels (blur sd)
