@@ -1,6 +1,7 @@
 """Reports from a fixed set of synthetic result files, written here: tables, paper columns, figures, links,
 the HTML page, several suites at once and a sweep still running."""
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -466,3 +467,29 @@ def test_each_superiority_finding_is_read_on_kid_beside_fid(tmp_path):
     assert f.loc["sn_beats_wgan_gp_at_high_lr", "verdict"] == "reproduced"
     assert f.loc["sn_beats_wgan_gp_at_high_lr", "verdict on KID"].startswith("inconclusive")  # tied on KID
     assert f.loc["sn_not_inferior_to_best", "verdict on KID"] == "-"  # a ratio claim: not read on KID
+
+
+def test_the_critical_difference_figure_is_the_same_bytes_in_every_process(tmp_path):
+    """scikit-posthocs orders a bar's points by a set of the labels, which string hashing reorders from one
+    process to the next; the figure must not change with it, or no report regenerates byte for byte."""
+    import subprocess
+    import sys
+
+    code = ("import json, sys; from pathlib import Path; from benchmark.report.tables import runs_frame; "
+            "from benchmark.report.comparisons import critical_difference; from benchmark.report.figures import "
+            "critical_difference as draw; "
+            "cd = critical_difference(runs_frame(json.loads(Path(sys.argv[1]).read_text()))); "
+            "draw(cd, path=Path(sys.argv[2]), colour_of={r: (0.2, 0.4, 0.6) for r in cd['ranks'].index})")
+    rows = [{"regularizer": r, "setting": s, "seed": seed, "status": "ok", "fid": fid}
+            for r, base in (("alpha", 10.0), ("beta", 11.0), ("gamma", 30.0), ("delta", 31.0), ("eps", 32.0))
+            for s in "ABCD" for seed, fid in enumerate([base + "ABCD".index(s), base + 0.5])]
+    data = tmp_path / "runs.json"
+    data.write_text(json.dumps(rows))
+    images = []
+    for hash_seed in ("1", "2", "3"):
+        out = tmp_path / f"cd{hash_seed}.png"
+        run = subprocess.run([sys.executable, "-c", code, str(data), str(out)], capture_output=True, text=True,
+                             env={**os.environ, "PYTHONHASHSEED": hash_seed}, timeout=300)
+        assert run.returncode == 0, run.stderr[-2000:]
+        images.append(out.read_bytes())
+    assert images[0] == images[1] == images[2]

@@ -2,6 +2,8 @@
 and sample grids. One colour per regularizer in every figure."""
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 import matplotlib
@@ -404,8 +406,17 @@ def critical_difference(cd: dict, *, path: Path, colour_of: dict[str, tuple]) ->
     import scikit_posthocs as sp
 
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(cd["ranks"]) + 1.6))
-    sp.critical_difference_diagram(cd["ranks"], cd["nemenyi"], ax=ax, label_props={"fontsize": 8},
-                                   color_palette={r: colour_of[r] for r in cd["ranks"].index})
+    # scikit-posthocs draws each bar's points in the order of a Python set of the labels, which for strings
+    # changes from process to process (hash randomization), and so did the PNG's pixels: drawn with integer
+    # labels (a set of small ints iterates in value order), then the names put back into the texts
+    names = list(cd["ranks"].index)
+    code = {name: i for i, name in enumerate(names)}
+    sp.critical_difference_diagram(cd["ranks"].rename(index=code), cd["nemenyi"].rename(index=code, columns=code),
+                                   ax=ax, label_props={"fontsize": 8},
+                                   color_palette={code[r]: colour_of[r] for r in names},
+                                   label_fmt_left="<{label}> ({rank:.2g})", label_fmt_right="({rank:.2g}) <{label}>")
+    for text in ax.texts:
+        text.set_text(re.sub(r"<(\d+)>", lambda m: names[int(m.group(1))], text.get_text()))
     ax.set_title(f"Mean rank over {len(cd['medians'])} settings by median FID (Friedman p = {cd['friedman_p']:.2g}; "
                  "bars: not separated by Nemenyi at 0.05)", fontsize=9)
     fig.tight_layout()
