@@ -11,16 +11,31 @@ from tqdm import tqdm
 
 from .errors import CannotWrite
 from .grouping import checkpointed, make_groups
-from .local_launch import results_in_process, results_in_workers
+from . import local_launch, ray_launch, slurm
 from .lock import FolderLock
-from .ray_launch import ClusterOptions, results_in_ray
+from .ray_launch import ClusterOptions
 from .resources import Resources
-from .slurm import SlurmOptions, results_in_slurm
+from .slurm import SlurmOptions
 from .store import (DamagedFile, atomic_write_bytes, move_aside, read_plan, read_samples,
                     samples_path, scan_results, warn, write_plan, write_result, write_samples)
 from .schema import RunSpec, Suite
 from .suite import expand
-from .worker import remote_run
+
+
+# every launcher is a module with launch(groups, job), yielding each group's [(record, samples), ...] as it ends
+LAUNCHERS = {"local": local_launch.launch, "ray": ray_launch.launch, "slurm": slurm.launch}
+
+
+@dataclass
+class Job:
+    """What a launcher is given besides the groups: where results go, and what it may use."""
+    results_dir: Path
+    workers: int
+    resources: Resources
+    progress: bool
+    cluster: ClusterOptions
+    slurm: SlurmOptions
+    timings: dict = field(default_factory=dict)  # a launcher's start-up time, reported in the summary
 
 
 @dataclass
@@ -111,22 +126,12 @@ def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool
     planned += [g for g in previous if g.get("checkpoint") not in names and checkpointed(g, results_dir)]
     write_plan(results_dir, plan(suite, specs, fuse, planned))
     resources.write_real_data(specs, results_dir)
-    timings: dict = {}
     if launcher != "local" or workers > 1:
         # longest first, so that no worker is left with a long group at the end while the others idle
         # (the default suite's n_dis-5 runs take 3x its n_dis-1 ones); stable for equal costs
         todo = sorted(todo, key=lambda g: -g[0].steps * (g[0].n_dis + 1) * len(g))
-    if not todo:
-        results = iter(())
-    elif launcher == "ray":
-        results = results_in_ray(todo, workers, resources.inception_weights, results_dir, cluster, timings)
-    elif launcher == "slurm":
-        results = results_in_slurm(todo, remote_run, resources.inception_weights, results_dir, cluster.threads,
-                                   cluster.gpus_per_run, slurm_options)
-    elif workers > 1 and len(todo) > 1:
-        results = results_in_workers(todo, workers, resources.inception_weights, results_dir)
-    else:
-        results = results_in_process(todo, resources, progress, results_dir)
+    job = Job(results_dir, workers, resources, progress, cluster, slurm_options)
+    results = LAUNCHERS[launcher](todo, job) if todo else iter(())
     # how many runs can be in flight: the bar's "running" (Slurm's queue decides there; show all submitted)
     parallel = len(pending_runs) if launcher == "slurm" else sum(len(g) for g in todo[:workers])
     bar = tqdm(total=len(pending_runs), desc=f"sweep {suite.name}", unit="run", disable=not progress,
@@ -141,7 +146,7 @@ def _run_locked(suite: Suite, *, results_dir: Path, workers: int, progress: bool
     bar.close()
     summary.lost = len(pending_runs) - sum(summary.counts.values())
     summary.seconds = time.perf_counter() - start
-    summary.startup_seconds = timings.get("startup", 0.0)
+    summary.startup_seconds = job.timings.get("startup", 0.0)
     return summary
 
 

@@ -11,6 +11,14 @@ from .grouping import Group
 from .resources import Resources
 
 
+def launch(todo: list[Group], job):
+    """The launcher interface (launch.Job in, each group's [(record, samples), ...] out as it finishes): in
+    this process, or in a pool of ``job.workers`` spawned processes."""
+    if job.workers > 1 and len(todo) > 1:
+        return results_in_workers(todo, job.workers, job.resources.inception_weights, job.results_dir)
+    return results_in_process(todo, job.resources, job.progress, job.results_dir)
+
+
 def results_in_process(todo: list[Group], resources: Resources, progress: bool, results_dir: Path):
     for group in todo:
         yield worker.run_group(group, resources, results_dir, progress=progress)

@@ -26,6 +26,12 @@ class ClusterOptions:
         return max(1, int(self.cpus_per_run))
 
 
+def launch(todo: list[Group], job):
+    """The launcher interface (see local_launch.launch): a Ray task per group."""
+    return results_in_ray(todo, job.workers, job.resources.inception_weights, job.results_dir, job.cluster,
+                          job.timings)
+
+
 def results_in_ray(todo: list[Group], workers: int, inception_weights: str | None, results_dir: Path,
                    options: ClusterOptions, timings: dict):
     import ray

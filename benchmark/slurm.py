@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .errors import CannotWrite
 from .run import base_record
+from .worker import remote_run
 
 
 
@@ -121,6 +122,12 @@ def _squeue_states(job_ids: list[str]) -> dict[str, str] | None:
     if out.returncode != 0 and "Invalid job id" not in out.stderr:
         return None
     return dict(line.split("|", 1) for line in out.stdout.split() if "|" in line)
+
+
+def launch(todo, job):
+    """The launcher interface (see local_launch.launch): a Slurm job per group, through submitit."""
+    return results_in_slurm(todo, remote_run, job.resources.inception_weights, job.results_dir, job.cluster.threads,
+                            job.cluster.gpus_per_run, job.slurm)
 
 
 def results_in_slurm(todo, run, inception_weights, results_dir: Path, threads: int, gpus: float,

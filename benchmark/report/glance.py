@@ -75,17 +75,26 @@ def verdicts(reports: dict[str, Path]) -> str:
 BLOCK = re.compile(r"<!-- glance (.+?) -->\n(.*?)\n?<!-- /glance -->", re.S)
 
 
+def power(report: Path) -> str:
+    """What the report's seeds could not decide: each inconclusive finding with the effect its runs detect
+    and the seeds a cell that would settle it (the findings table's power column)."""
+    df = _table(Path(report) / "tables" / "findings.csv")
+    rows = df[df["verdict"].astype(str).str.startswith("inconclusive")]
+    return "\n".join(f"- {r.finding} *{r.verdict}*: {r.power}" for r in rows.itertuples()) or \
+        "- every finding was decided (none inconclusive)"
+
+
 def blocks(text: str, root: Path) -> list[tuple[str, str, str]]:
     """The generated blocks of a markdown text: (what, the block as written, the block as generated now).
-    A block is ``<!-- glance KIND ARGS -->`` ... ``<!-- /glance -->``; KIND is scores or separated (ARGS: a
-    report folder) or verdicts (ARGS: NAME=FOLDER ...)."""
+    A block is ``<!-- glance KIND ARGS -->`` ... ``<!-- /glance -->``; KIND is scores, separated or power (ARGS:
+    a report folder) or verdicts (ARGS: NAME=FOLDER ...)."""
     out = []
     for m in BLOCK.finditer(text):
         kind, *args = m.group(1).split()
         if kind == "verdicts":
             made = verdicts({a.split("=", 1)[0]: root / a.split("=", 1)[1] for a in args})
         else:
-            made = {"scores": scores, "separated": separated}[kind](root / args[0])
+            made = {"scores": scores, "separated": separated, "power": power}[kind](root / args[0])
         out.append((m.group(1), m.group(2), made))
     return out
 
