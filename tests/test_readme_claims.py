@@ -2,6 +2,7 @@
 is what the current code makes of its committed results: a claim carries its test. The README quotes numbers
 through generated blocks (tests/test_glance.py); the prose claims it makes are checked at the end of this file.
 The reference that moved to docs/ is read here as one text with the README."""
+import json
 import re
 from pathlib import Path
 
@@ -373,3 +374,58 @@ def test_every_link_in_the_readme_and_the_docs_resolves():
     for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
             assert target.startswith("http") or (page.parent / target).exists(), (page.name, target)
+
+
+def running_seconds(results: list[dict], gap: float = 120.0) -> float:
+    """The seconds in which some run of a sweep was running: its sittings (a gap of more than ``gap`` s with
+    nothing running ends one) added up, so the hours between sessions do not count."""
+    import datetime as dt
+
+    spans = sorted((end - r["wall_seconds"], end) for r, end in
+                   ((r, dt.datetime.strptime(r["finished"], "%Y-%m-%dT%H:%M:%S%z").timestamp()) for r in results))
+    sittings: list[list[float]] = []
+    for start, end in spans:
+        if sittings and start <= sittings[-1][1] + gap:
+            sittings[-1][1] = max(sittings[-1][1], end)
+        else:
+            sittings.append([start, end])
+    return sum(end - start for start, end in sittings)
+
+
+def test_the_readme_fashion_mnist_sentences_are_its_report():
+    import json
+
+    scores = table("fashion-mnist", "scores").set_index(["regularizer", "setting"])
+    pairs = table("fashion-mnist", "pairwise")
+    d = scores.xs("D", level="setting")
+    # at D WGAN-GP has the lowest median, trains every seed, and beats spectral norm and four others
+    assert d["fid_median"].idxmin() == "wgan_gp" and d.loc["wgan_gp", "successes"] == 10
+    beaten = [b for b in d.index if b != "wgan_gp" and separated_pair(pairs, "D", "wgan_gp", b)
+              and pairs[(pairs.setting == "D") & (pairs.a == "wgan_gp") & (pairs.b == b)]["p_a_better"].iloc[0] > 0.5]
+    assert "spectral_norm" in beaten and len(beaten) == 5
+    assert d.loc["batch_norm", "successes"] == 10 and separated_pair(pairs, "D", "batch_norm", "spectral_norm")
+    assert ("WGAN-GP has the lowest median and trains every seed, and it is separated from spectral norm and four "
+            "others; batch norm trains every seed too and is separated from spectral norm") in OWN
+    findings = table("fashion-mnist", "findings").set_index("finding")["verdict"]
+    for finding in ("At high learning rates (settings D, E, F) spectral norm beats WGAN-GP, which fails there.",
+                    "Batch norm and layer norm lose to spectral norm at settings D, E and F."):
+        assert findings[finding].startswith("not reproduced"), finding
+    # at B nothing trains; layer norm and orthonormal have the two lowest medians
+    b = scores.xs("B", level="setting")
+    assert b["successes"].sum() == 0 and set(b["fid_median"].nsmallest(2).index) == {"layer_norm", "orthonormal"}
+    assert "B says which regularizer leaves collapse first (layer norm and orthonormal)" in OWN
+    results = [json.loads(p.read_text()) for p in (REPORTS / "fashion-mnist" / "results" / "fashion-mnist").glob("*.json")]
+    results = [r for r in results if "run_id" in r]
+    assert len(results) == 160 and len({r["environment"]["git_commit"] for r in results}) == 1
+    assert {r["environment"]["git_dirty"] for r in results} == {False}
+    assert {r["feature_extractor_weights"] for r in results} == {"a4e5fe69ca08aa7e"}
+    assert round(running_seconds(results)) == 14271 and "14,271 s of training and scoring in three sittings" in OWN
+
+
+def test_the_fashion_mnist_caveats_in_the_docs_are_its_results():
+    fids = sorted(r["fid"] for r in (json.loads(p.read_text()) for p in
+                                     (REPORTS / "fashion-mnist" / "results" / "fashion-mnist").glob("*.json"))
+                  if "run_id" in r and r["setting"] == "D")
+    assert (round(fids[0]), round(fids[-1])) == (63, 664) and "from 63 to 664 with no gap" in README
+    near = [f for f in fids if 0.5 * 200 <= f <= 1.5 * 200]  # around the threshold, where a gap would draw the line
+    assert len(near) >= 30 and max(b - a for a, b in zip(near, near[1:])) < 0.1 * 200
