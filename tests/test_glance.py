@@ -18,7 +18,8 @@ def tiny_report(folder: Path) -> Path:
     pd.DataFrame({"setting": ["D", "D", "B", "B"], "a": ["a", "b", "a", "b"], "b": ["b", "a", "b", "a"],
                   "p_a_better": [0.95, 0.05, 0.4, 0.6], "separated": [True, True, False, False]}
                  ).to_csv(tables / "pairwise.csv", index=False)
-    pd.DataFrame({"finding": ["SN wins", "SN is cheap"], "verdict": ["reproduced at D", "inconclusive"],
+    pd.DataFrame({"finding": ["SN wins", "SN is cheap"], "test": ["superiority"] * 2,
+                  "verdict": ["reproduced at D", "inconclusive"],
                   "power": ["-", "12 seeds a cell"]}).to_csv(tables / "findings.csv", index=False)
     return folder
 
@@ -35,8 +36,8 @@ def test_the_glance_tables_say_what_the_report_tables_hold(tmp_path):
     other.mkdir(parents=True)
     pd.DataFrame({"finding": ["WN degrades"], "verdict": ["not applicable"]}).to_csv(other / "findings.csv", index=False)
     assert glance.verdicts({"x": report, "y": other.parent}).splitlines() == [
-        "| finding | x | y |", "|---|---|---|", "| SN wins | reproduced at D | - |", "| SN is cheap | inconclusive | - |",
-        "| WN degrades | - | not applicable |"]
+        "| finding | test | x | y |", "|---|---|---|---|", "| SN wins | superiority | reproduced at D | - |",
+        "| SN is cheap | superiority | inconclusive | - |", "| WN degrades | - | - | not applicable |"]
     assert glance.power(report) == "- SN is cheap *inconclusive*: 12 seeds a cell"  # only what was not decided
 
 

@@ -62,17 +62,16 @@ def separated(report: Path) -> str:
 
 
 def verdicts(reports: dict[str, Path]) -> str:
-    """The paper's findings, one row each, a column of verdicts per report (named by its key)."""
+    """The paper's findings, one row each with its test (superiority, or non-inferiority and its margin), and a
+    column of verdicts per report (named by its key); a verdict names the settings it was reached at."""
     tables = {name: _table(Path(path) / "tables" / "findings.csv").set_index("finding") for name, path in reports.items()}
     findings = list(dict.fromkeys(f for t in tables.values() for f in t.index))
-    lines = ["| finding | " + " | ".join(tables) + " |", "|---|" + "---|" * len(tables)]
+    lines = ["| finding | test | " + " | ".join(tables) + " |", "|---|---|" + "---|" * len(tables)]
     for finding in findings:
+        test = next((t.loc[finding, "test"] for t in tables.values() if finding in t.index and "test" in t), "-")
         cells = [t.loc[finding, "verdict"] if finding in t.index else "-" for t in tables.values()]
-        lines.append(f"| {finding} | " + " | ".join(cells) + " |")
+        lines.append(f"| {finding} | {test} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-BLOCK = re.compile(r"<!-- glance (.+?) -->\n(.*?)\n?<!-- /glance -->", re.S)
 
 
 def power(report: Path) -> str:
@@ -82,6 +81,9 @@ def power(report: Path) -> str:
     rows = df[df["verdict"].astype(str).str.startswith("inconclusive")]
     return "\n".join(f"- {r.finding} *{r.verdict}*: {r.power}" for r in rows.itertuples()) or \
         "- every finding was decided (none inconclusive)"
+
+
+BLOCK = re.compile(r"<!-- glance (.+?) -->\n(.*?)\n?<!-- /glance -->", re.S)
 
 
 def blocks(text: str, root: Path) -> list[tuple[str, str, str]]:
