@@ -446,3 +446,13 @@ def test_the_cost_finding_in_the_docs_is_the_committed_perf_rows():
         assert ratios[(size, "spectral_norm")][2] <= 1.2 and ratios[(size, "wgan_gp")][1] >= 1.3
     assert ("spectral norm costs 1.16x `none` (1.13-1.20 over five repetitions) at the Fashion-MNIST suite's model "
             "and 1.07x (1.06-1.07 over two) at the paper's width, WGAN-GP 1.96x (1.93-1.99) and 1.88x (1.79-1.97)") in README
+
+
+def test_the_readme_suite_is_a_valid_suite_of_the_runs_it_says():
+    import yaml
+
+    from benchmark.suite import YamlLoader, expand, parse_suite
+
+    block = (ROOT / "README.md").read_text().split("```yaml\n", 1)[1].split("```", 1)[0]
+    suite = parse_suite(yaml.load(block, Loader=YamlLoader), path="README", default_name="readme")
+    assert len(expand(suite)) == 4 * 3 * 10 and suite.steps == 600
