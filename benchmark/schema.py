@@ -357,7 +357,6 @@ def reference() -> str:
         return lines + [""]
 
     run_fields = {f.name: f for f in fields(RunSpec)}
-    run_fields.update({k: run_fields[k] for k in ("lr", "beta1", "beta2", "n_dis")})
     setting_rows = [run_fields[k] for k in ("lr", "beta1", "beta2", "n_dis", "seed")]
     shared = {f.name for f in fields(RunOptions)}
     own_first = sorted(suite_keys(Suite), key=lambda f: f.name in shared)  # name, the lists, then the options
